@@ -1,0 +1,116 @@
+//! JSON Schema (draft 2020-12) of the pipeline format, for editors and `ddmd-pipe schema`.
+//! Built from the same key lists and limits as the parser. Some rules need the whole file
+//! (needs naming known stages, cycles, include/exclude naming axes) and only the parser
+//! checks them.
+
+use crate::parse::keys::*;
+use ddmd_core::StageKind;
+use serde_json::{json, Value};
+
+pub fn json_schema() -> Value {
+    let kinds: Vec<&str> = StageKind::ALL.iter().map(|k| k.as_str()).collect();
+    let scalar = json!({ "type": ["string", "number", "integer", "boolean"] });
+    let matrix_value = json!({
+        "oneOf": [
+            scalar,
+            {
+                "type": "object",
+                "required": ["name"],
+                "properties": { "name": scalar },
+                "description": "A labelled value: 'name' is the label in job names and the axis parameter; the other keys are merged into the job's params."
+            }
+        ]
+    });
+    let point = json!({
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": { "pattern": "^[A-Za-z0-9_.-]+$" },
+        "additionalProperties": matrix_value
+    });
+    let duration = json!({
+        "oneOf": [
+            { "type": "string", "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "minLength": 2 },
+            { "type": "number", "exclusiveMinimum": 0, "maximum": crate::duration::MAX_TIMEOUT_SECS }
+        ]
+    });
+    let stage = json!({
+        "type": "object",
+        "required": ["kind"],
+        "additionalProperties": false,
+        "properties": {
+            "kind": { "enum": kinds },
+            "needs": {
+                "oneOf": [
+                    { "$ref": "#/$defs/stageName" },
+                    { "type": "array", "items": { "$ref": "#/$defs/stageName" }, "uniqueItems": true }
+                ]
+            },
+            "resources": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "gpus": { "type": "integer", "minimum": 0, "maximum": MAX_GPUS },
+                    "cpus": { "type": "integer", "minimum": MIN_CPUS, "maximum": MAX_CPUS },
+                    "share_gpu": { "type": "boolean" }
+                }
+            },
+            "matrix": {
+                "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_.-]+$" },
+                "additionalProperties": { "type": "array", "minItems": 1, "items": matrix_value }
+            },
+            "include": { "type": "array", "items": point },
+            "exclude": { "type": "array", "items": point },
+            "fan_in": { "type": "boolean" },
+            "params": { "type": "object" },
+            "retries": { "type": "integer", "minimum": 0, "maximum": MAX_RETRIES },
+            "timeout": duration,
+            "inputs": { "type": "array", "items": { "type": "string", "minLength": 1 } }
+        },
+        "if": { "properties": { "kind": { "const": "command" } } },
+        "then": {
+            "required": ["kind", "params"],
+            "properties": { "params": { "type": "object", "required": ["run"], "properties": { "run": { "type": "string", "minLength": 1 } } } }
+        },
+        "else": { "not": { "required": ["inputs"] } }
+    });
+    let mut schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://ddmd-pipe.invalid/pipeline.schema.json",
+        "title": "ddmd-pipe pipeline",
+        "type": "object",
+        "required": ["name", "stages"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "pattern": "^[A-Za-z0-9_.-]+$" },
+            "description": { "type": "string" },
+            "defaults": { "type": "object" },
+            "stages": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": { "$ref": "#/$defs/stageName" },
+                "additionalProperties": stage
+            },
+            "executor": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "kind": { "enum": EXECUTOR_KINDS },
+                    "partition": { "type": "string" },
+                    "account": { "type": "string" },
+                    "qos": { "type": "string" },
+                    "extra": { "type": "array", "items": { "type": "string" } }
+                }
+            }
+        },
+        "$defs": {
+            "stageName": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" }
+        }
+    });
+    // The "ddmd-pipe.invalid" id is a placeholder domain by design (RFC 2606); drop it so no
+    // tool tries to fetch it.
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$id");
+    }
+    schema
+}
