@@ -259,7 +259,12 @@ impl Builder {
                 Event::SequenceEnd | Event::MappingEnd => {
                     let node = match self.stack.pop() {
                         Some(Frame::Seq { pos, anchor, items }) => (Node { pos, kind: Kind::Seq(items) }, anchor),
-                        Some(Frame::Map { pos, anchor, entries, .. }) => (Node { pos, kind: Kind::Map(entries) }, anchor),
+                        Some(Frame::Map { pos, anchor, entries, .. }) => {
+                            // yaml-rust2 marks a block mapping at its first ':'; the first key
+                            // is where a reader looks for "this mapping".
+                            let pos = entries.first().map_or(pos, |e| e.key_pos.min(pos));
+                            (Node { pos, kind: Kind::Map(entries) }, anchor)
+                        }
                         None => return Err(self.fatal(pos, "invalid YAML: unbalanced end of collection")),
                     };
                     let (node, anchor) = node;

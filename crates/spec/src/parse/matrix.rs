@@ -5,7 +5,7 @@ use super::read::{is_ident, join, Ctx};
 use super::top::opt;
 use crate::error::did_you_mean;
 use crate::model::{label_of, Axis, AxisValue};
-use crate::yaml::{Kind, Node, Scalar};
+use crate::yaml::{Kind, Node, Pos, Scalar};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -44,19 +44,20 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
             continue;
         }
         let mut values: Vec<AxisValue> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<String, Pos> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let ip = format!("{p}[{i}]");
             let Some(v) = axis_value_node(ctx, item, &ip, &names) else {
                 ok = false;
                 continue;
             };
-            if let Some(line) = seen.get(&v.label) {
-                ctx.err(item.pos, &ip, format!("duplicate value {:?} in axis '{}' (also at line {line})", v.label, e.key));
+            if let Some(first) = seen.get(&v.label) {
+                let (l, c) = (first.line, first.col);
+                ctx.err(item.pos, &ip, format!("duplicate value {:?} in axis '{}' (first at line {l}, column {c})", v.label, e.key));
                 ok = false;
                 continue;
             }
-            seen.insert(v.label.clone(), item.pos.line);
+            seen.insert(v.label.clone(), item.pos);
             values.push(v);
         }
         out.push(Axis { name: e.key.clone(), values });
