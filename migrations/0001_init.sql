@@ -53,6 +53,8 @@ CREATE INDEX runs_cache_key ON runs(cache_key, status);
 CREATE INDEX runs_stage_status ON runs(stage, status);
 CREATE INDEX runs_invocation ON runs(invocation_id);
 CREATE INDEX runs_pipeline ON runs(pipeline_id);
+-- unfinished_runs() and `runs list --status` filter on status alone.
+CREATE INDEX runs_status ON runs(status);
 
 -- Parameters flattened for SQL: nested keys joined with '.', values as JSON text.
 CREATE TABLE params (

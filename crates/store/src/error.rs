@@ -1,0 +1,64 @@
+//! Errors of the run database. Every variant says what was being done and to which file, so
+//! the binary can print it as is.
+
+use ddmd_core::RunId;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the folder {path} for the run database: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the run database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot bring the run database {path} up to date: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("no run database at {path}: nothing has been run with this home yet")]
+    Missing { path: PathBuf },
+    /// A statement that would change the database, sent through a read-only connection.
+    #[error("the run database is open read-only here and cannot be changed: {message}")]
+    ReadOnly { message: String },
+    #[error("run {0} is not in the run database")]
+    UnknownRun(RunId),
+    #[error("invocation {0} is not in the run database")]
+    UnknownInvocation(i64),
+    #[error("invalid {what} status {status:?}; expected one of: {expected}")]
+    InvalidStatus {
+        what: &'static str,
+        status: String,
+        expected: String,
+    },
+    #[error("run {run}: event seq {seq} does not fit the database (at most {max})", max = i64::MAX)]
+    SeqOutOfRange { run: RunId, seq: u64 },
+    #[error("{context}: {source}")]
+    Sql {
+        context: String,
+        source: sqlx::Error,
+    },
+    #[error("query failed: {message}")]
+    Query { message: String },
+    #[error("cannot encode {what} as JSON: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// Adds what was being done to an sqlx error.
+pub(crate) trait SqlContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> SqlContext<T> for Result<T, sqlx::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sql {
+            context: context(),
+            source,
+        })
+    }
+}
