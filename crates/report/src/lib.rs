@@ -1,1 +1,35 @@
-//! placeholder until the module lands
+//! HTML reports of pipeline runs (DESIGN §12): ablation tables (mean ± std over seeds, best
+//! marked, CSV and Markdown beside), plotters SVG charts, sample grids, per-run pages and an
+//! index of reports — static files that open from disk with no network.
+//!
+//! Entry points: [`parse_report_params`] (validate a report stage's params),
+//! [`run_report_stage`] (the worker), [`report_command`] (`ddmd-pipe report`), and
+//! [`render_report`] over data loaded with [`load_invocation`].
+//!
+//! This crate reads the run database and never writes it.
+
+mod assemble;
+mod cli;
+mod db;
+mod error;
+pub mod metrics_meta;
+pub mod model;
+mod output;
+mod pages;
+pub mod plot;
+pub mod presets;
+mod render;
+mod samples;
+pub mod spec;
+mod stage;
+pub mod stats;
+pub mod table;
+
+pub use assemble::{render_report, RenderOptions, RenderSummary};
+pub use cli::{report_command, ReportArgs};
+pub use db::{find_invocation, invocation_of_run, load_invocation};
+pub use error::ReportError;
+pub use model::{ReportData, RunRecord};
+pub use output::{write_reports_index, Manifest};
+pub use spec::{parse_report_params, ReportSpec};
+pub use stage::run_report_stage;

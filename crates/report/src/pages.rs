@@ -1,0 +1,309 @@
+//! Template contexts: what the report page and the per-run pages show, as plain serialisable
+//! structs. Formatting decisions (durations, status classes, flattened params) live here so
+//! that templates stay declarative.
+
+use crate::error::Result;
+use crate::model::{ReportData, RunRecord};
+use crate::plot::{self, PlotModel, Series, MAX_POINTS};
+use crate::render::{fmt_duration, fmt_time};
+use crate::samples::{resolve, SampleGroup};
+use crate::stats::{downsample, fmt_num};
+use crate::table::TableModel;
+use serde::Serialize;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+#[derive(Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub job_name: String,
+    pub stage: String,
+    pub kind: String,
+    pub status: String,
+    /// CSS class of the status badge.
+    pub status_class: String,
+    pub source_run_id: Option<i64>,
+    pub diverged: Option<String>,
+    pub point: Vec<(String, String)>,
+    pub duration: String,
+    pub page: String,
+    pub error: Option<String>,
+}
+
+pub fn run_row(r: &RunRecord) -> RunRow {
+    let status_class = match r.status.as_str() {
+        "succeeded" => "ok",
+        "cached" => "cached",
+        "failed" | "cancelled" => "bad",
+        "skipped" => "skip",
+        _ => "other",
+    };
+    RunRow {
+        id: r.id,
+        job_name: r.job_name.clone(),
+        stage: r.stage.clone(),
+        kind: r.kind.clone(),
+        status: r.status.clone(),
+        status_class: status_class.into(),
+        source_run_id: r.source_run_id,
+        diverged: r.diverged.clone(),
+        point: r
+            .point
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        duration: r.duration_s().map(fmt_duration).unwrap_or_default(),
+        page: format!("runs/{}.html", r.id),
+        error: r.error.clone(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub succeeded: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub diverged: usize,
+}
+
+#[derive(Serialize)]
+pub struct TableCtx {
+    #[serde(flatten)]
+    pub table: TableModel,
+    pub csv: String,
+    pub md: String,
+}
+
+#[derive(Serialize)]
+pub struct IndexCtx {
+    pub title: String,
+    pub description: Option<String>,
+    pub pipeline: String,
+    pub generated_at: String,
+    pub invocation_id: i64,
+    pub invocation_status: String,
+    pub invocation_started: String,
+    pub host: String,
+    pub git_rev: Option<String>,
+    pub argv: String,
+    pub spec_text: String,
+    pub counts: Counts,
+    pub tables: Vec<TableCtx>,
+    pub plots: Vec<PlotModel>,
+    pub samples: Vec<SampleGroup>,
+    pub runs: Vec<RunRow>,
+}
+
+pub fn counts(data: &ReportData) -> Counts {
+    let runs = &data.runs;
+    Counts {
+        total: runs.len(),
+        succeeded: runs.iter().filter(|r| r.status == "succeeded").count(),
+        cached: runs.iter().filter(|r| r.status == "cached").count(),
+        failed: runs.iter().filter(|r| r.failed()).count(),
+        diverged: runs.iter().filter(|r| r.diverged.is_some()).count(),
+    }
+}
+
+/// `argv` is stored as a JSON array; shown as a shell-like line.
+pub fn argv_line(argv: &str) -> String {
+    match serde_json::from_str::<Vec<String>>(argv) {
+        Ok(v) => v
+            .iter()
+            .map(|a| {
+                if a.is_empty() || a.contains([' ', '"', '\'']) {
+                    format!("'{}'", a.replace('\'', "'\\''"))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => argv.to_string(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct FinalRow {
+    pub key: String,
+    pub value: String,
+    pub step: i64,
+    pub setting: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CurveCtx {
+    pub key: String,
+    pub points: usize,
+    pub svg: String,
+}
+
+#[derive(Serialize)]
+pub struct ArtifactRow {
+    pub name: String,
+    pub path: String,
+    pub href: Option<String>,
+    pub bytes: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct RunCtx {
+    pub title: String,
+    pub pipeline: String,
+    pub generated_at: String,
+    pub run: RunRow,
+    pub attempt: i64,
+    pub devices: Option<String>,
+    pub exit_code: Option<i64>,
+    pub cache_key: String,
+    pub started: String,
+    pub ended: String,
+    pub job_dir: Option<String>,
+    pub artifact_dir: Option<String>,
+    pub params: Vec<(String, String)>,
+    pub finals: Vec<FinalRow>,
+    pub unavailable: Vec<(String, String)>,
+    pub curves: Vec<CurveCtx>,
+    pub artifacts: Vec<ArtifactRow>,
+    pub log_path: Option<String>,
+    pub log_tail: Option<String>,
+    pub log_lines: usize,
+}
+
+pub fn run_ctx(
+    r: &RunRecord,
+    pipeline: &str,
+    generated_at: &str,
+    log_tail: usize,
+) -> Result<RunCtx> {
+    let mut params = Vec::new();
+    flatten("", &r.params, &mut params);
+    let finals = r
+        .finals
+        .iter()
+        .map(|(k, f)| FinalRow {
+            key: k.clone(),
+            value: fmt_num(f.value),
+            step: f.step,
+            setting: r.info.get(k).cloned(),
+        })
+        .collect();
+    let mut curves = Vec::new();
+    for (key, pts) in &r.curves {
+        if pts.len() < 2 {
+            continue;
+        }
+        let series = [Series {
+            name: key.clone(),
+            points: downsample(pts, MAX_POINTS),
+        }];
+        let svg = plot::line_chart(key, "step", "", &series, (460, 230), false, false)?;
+        curves.push(CurveCtx {
+            key: key.clone(),
+            points: pts.len(),
+            svg,
+        });
+    }
+    let artifacts = r
+        .artifacts
+        .iter()
+        .map(|a| {
+            let p = resolve(r, &a.path);
+            ArtifactRow {
+                name: a.name.clone(),
+                path: p.display().to_string(),
+                href: p.exists().then(|| file_href(&p)),
+                bytes: a.bytes,
+            }
+        })
+        .collect();
+    let (log_path, log_text) = match &r.job_dir {
+        Some(d) => {
+            let p = Path::new(d).join("log");
+            let text = if log_tail > 0 {
+                tail(&p, log_tail)
+            } else {
+                None
+            };
+            (Some(p.display().to_string()), text)
+        }
+        None => (None, None),
+    };
+    Ok(RunCtx {
+        title: r.job_name.clone(),
+        pipeline: pipeline.to_string(),
+        generated_at: generated_at.to_string(),
+        run: run_row(r),
+        attempt: r.attempt,
+        devices: r.devices.clone(),
+        exit_code: r.exit_code,
+        cache_key: r.cache_key.clone(),
+        started: r.started_at.map(fmt_time).unwrap_or_default(),
+        ended: r.ended_at.map(fmt_time).unwrap_or_default(),
+        job_dir: r.job_dir.clone(),
+        artifact_dir: r.artifact_dir.clone(),
+        params,
+        finals,
+        unavailable: r
+            .unavailable
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        curves,
+        artifacts,
+        log_path,
+        log_lines: log_tail,
+        log_tail: log_text,
+    })
+}
+
+/// Nested params as `a.b.c = value` rows (values as JSON, strings bare).
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => {
+            if !prefix.is_empty() {
+                out.push((prefix.to_string(), other.to_string()));
+            }
+        }
+    }
+}
+
+/// A `file://` link to a local path (percent-encoding what a URL cannot hold).
+pub fn file_href(p: &Path) -> String {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = String::from("file://");
+    for b in abs.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The last `lines` lines of a text file (reads at most the last 256 KiB).
+fn tail(path: &Path, lines: usize) -> Option<String> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let start = len.saturating_sub(256 * 1024);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let all: Vec<&str> = text.lines().collect();
+    let from = all.len().saturating_sub(lines);
+    Some(all[from..].join("\n"))
+}

@@ -1,0 +1,138 @@
+//! Sample grids: the `samples` PNG artifact of each run (teacher, student) with the prompts it
+//! was drawn from (`samples_prompts`, or `samples.txt` beside the image), copied into the report
+//! folder so that it opens without the artifact store.
+
+use crate::error::{ReportError, Result};
+use crate::model::RunRecord;
+use crate::spec::SamplesSpec;
+use crate::table::passes;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleGroup {
+    pub stage: String,
+    pub items: Vec<SampleItem>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleItem {
+    pub run_id: i64,
+    pub job_name: String,
+    pub variant: String,
+    /// Path of the copied image relative to the report folder; `None` when the file is gone.
+    pub img: Option<String>,
+    pub prompts: Vec<String>,
+    pub more_prompts: usize,
+    pub missing: Option<String>,
+    pub flags: Vec<String>,
+}
+
+/// An artifact path as recorded: absolute, or relative to the run's artifact directory.
+pub fn resolve(run: &RunRecord, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match &run.artifact_dir {
+        Some(d) => Path::new(d).join(p),
+        None => p.to_path_buf(),
+    }
+}
+
+/// Collects and copies the sample grids into `<out>/samples/`.
+pub fn collect(runs: &[RunRecord], spec: &SamplesSpec, out: &Path) -> Result<Vec<SampleGroup>> {
+    let mut groups: Vec<SampleGroup> = Vec::new();
+    if !spec.enabled {
+        return Ok(groups);
+    }
+    for run in runs {
+        if !spec.stages.is_empty() && !spec.stages.contains(&run.stage) {
+            continue;
+        }
+        if !passes(run, &spec.filter) {
+            continue;
+        }
+        let Some(art) = run.artifacts.iter().rev().find(|a| a.name == "samples") else {
+            continue;
+        };
+        let src = resolve(run, &art.path);
+        let mut item = SampleItem {
+            run_id: run.id,
+            job_name: run.job_name.clone(),
+            variant: run.variant_key(),
+            img: None,
+            prompts: Vec::new(),
+            more_prompts: 0,
+            missing: None,
+            flags: Vec::new(),
+        };
+        if run.failed() {
+            item.flags.push(run.status.clone());
+        }
+        if run.diverged.is_some() {
+            item.flags.push("diverged".into());
+        }
+        if src.is_file() {
+            let dir = out.join("samples");
+            std::fs::create_dir_all(&dir).map_err(|e| ReportError::io(&dir, e))?;
+            let ext = src
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("png")
+                .to_ascii_lowercase();
+            let name = format!(
+                "run-{}.{}",
+                run.id,
+                if ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    ext
+                } else {
+                    "png".into()
+                }
+            );
+            let dst = dir.join(&name);
+            std::fs::copy(&src, &dst).map_err(|e| ReportError::io(&src, e))?;
+            item.img = Some(format!("samples/{name}"));
+        } else {
+            item.missing = Some(format!("image not found at {}", src.display()));
+        }
+        let prompts_path = match run
+            .artifacts
+            .iter()
+            .rev()
+            .find(|a| a.name == "samples_prompts")
+        {
+            Some(a) => Some(resolve(run, &a.path)),
+            None => Some(src.with_extension("txt")).filter(|p| p.is_file()),
+        };
+        if let Some(p) = prompts_path {
+            match std::fs::read_to_string(&p) {
+                Ok(text) => {
+                    let lines: Vec<String> = text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    item.more_prompts = lines.len().saturating_sub(spec.max_prompts);
+                    item.prompts = lines.into_iter().take(spec.max_prompts).collect();
+                }
+                Err(e) => {
+                    let note = format!("prompts not readable at {}: {e}", p.display());
+                    item.missing = Some(match item.missing.take() {
+                        Some(m) => format!("{m}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+        }
+        match groups.iter_mut().find(|g| g.stage == run.stage) {
+            Some(g) => g.items.push(item),
+            None => groups.push(SampleGroup {
+                stage: run.stage.clone(),
+                items: vec![item],
+            }),
+        }
+    }
+    Ok(groups)
+}

@@ -1,0 +1,268 @@
+//! Ablation tables built from a real run database: aggregation over seeds, best marks,
+//! unavailable vs missing vs failed, diverged flags, cached rows, pivots, CSV and Markdown.
+
+mod common;
+
+use ddmd_report::table::{build_table, to_csv, to_markdown, CellState, TableModel};
+use ddmd_report::{load_invocation, parse_report_params};
+use serde_json::json;
+
+fn tables(params: serde_json::Value) -> Vec<TableModel> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fx = common::ablation(dir.path());
+    let data = load_invocation(&fx.db.path, fx.invocation).expect("load");
+    let spec = parse_report_params(params.as_object().expect("object")).expect("params");
+    spec.tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| build_table(i, t, &data.runs))
+        .collect()
+}
+
+fn row<'a>(t: &'a TableModel, label: &str) -> &'a ddmd_report::table::RowModel {
+    t.rows
+        .iter()
+        .find(|r| r.labels == [label])
+        .unwrap_or_else(|| panic!("no row {label}"))
+}
+
+#[test]
+fn loss_terms_preset_aggregates_seeds_and_marks_best() {
+    let t =
+        &tables(json!({"tables": [{"preset": "loss_terms", "filter": {"schedule": "hybrid"}}]}))[0];
+    assert_eq!(
+        t.rows
+            .iter()
+            .map(|r| r.labels[0].as_str())
+            .collect::<Vec<_>>(),
+        ["CA + DM", "CA only", "DM only"]
+    );
+    assert_eq!(
+        t.columns
+            .iter()
+            .map(|c| c.metric.as_str())
+            .collect::<Vec<_>>(),
+        ["fid@1", "fid@4", "stability"]
+    );
+    assert_eq!(t.columns[0].arrow, "↓");
+    assert_eq!(t.columns[2].arrow, "↑");
+    assert_eq!(t.columns[1].setting.as_deref(), Some("judge, N=2000"));
+    assert!(!t.columns[1].setting_mixed);
+
+    // CA + DM: seed 0 from this invocation, seed 1 through a cached row's source run.
+    let ca_dm = row(t, "CA + DM");
+    let c = &ca_dm.cells[0];
+    assert_eq!(c.state, CellState::Value);
+    assert_eq!(c.n, 2);
+    assert!((c.mean.unwrap() - 17.9).abs() < 1e-9);
+    assert!((c.std.unwrap() - (0.02f64).sqrt()).abs() < 1e-9);
+    assert_eq!(c.text, "17.90 ± 0.14");
+    assert!(c.best, "lowest FID is best");
+    assert!(!row(t, "CA only").cells[0].best);
+
+    // Stability is logged by distill and by evaluate for the same point: counted once.
+    let ca_only = row(t, "CA only");
+    assert_eq!(ca_only.cells[2].n, 2);
+    assert_eq!(ca_only.cells[2].mean, Some(625.0));
+    assert!(
+        ca_only
+            .flags
+            .iter()
+            .any(|f| f.kind == "diverged" && f.text == "diverged ×2"),
+        "{:?}",
+        ca_only.flags
+    );
+    // A tie for best: both stable rows are marked.
+    assert!(row(t, "CA + DM").cells[2].best && row(t, "DM only").cells[2].best);
+
+    // DM only: seed 1's evaluation failed; the mean is over the one that did not.
+    let dm = row(t, "DM only");
+    assert_eq!(dm.cells[0].n, 1);
+    assert_eq!(dm.cells[0].text, "35.10");
+    assert!(dm
+        .flags
+        .iter()
+        .any(|f| f.kind == "failed" && f.title.contains("CUDA out of memory")));
+    assert!(t
+        .footnotes
+        .iter()
+        .any(|f| f.text.contains("CUDA out of memory")));
+    assert!(t
+        .notes
+        .iter()
+        .any(|n| n.contains("Filter: schedule = hybrid")));
+    assert!(!t.notes.iter().any(|n| n.contains("pool")), "{:?}", t.notes);
+}
+
+#[test]
+fn unavailable_missing_and_failed_are_distinct() {
+    let t = &tables(
+        json!({"tables": [{"title": "x", "rows": "terms", "columns": ["hps@4", "kid@4", "dpg@4"]}]}),
+    )[0];
+    let ca = row(t, "CA + DM");
+    assert_eq!(ca.cells[0].state, CellState::Unavailable);
+    assert_eq!(ca.cells[0].text, "n/a");
+    let fnote = ca.cells[0].footnotes[0];
+    let text = &t
+        .footnotes
+        .iter()
+        .find(|f| f.n == fnote)
+        .expect("footnote")
+        .text;
+    assert!(text.contains("no HPS v2.1 checkpoint configured"), "{text}");
+    assert_eq!(ca.cells[1].state, CellState::Missing);
+    assert_eq!(ca.cells[1].text, "—");
+    assert_eq!(ca.cells[2].state, CellState::Value);
+    assert!(ca.cells[2].best, "highest DPG is best");
+}
+
+#[test]
+fn pivot_on_an_axis_and_pooling_note() {
+    let t = &tables(
+        json!({"tables": [{"title": "FID by seed", "rows": "terms", "columns": "seed", "metric": "fid@4"}]}),
+    )[0];
+    assert_eq!(
+        t.columns
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>(),
+        ["seed=0", "seed=1"]
+    );
+    let ca = row(t, "CA + DM");
+    assert_eq!(ca.cells[0].mean, Some(17.8));
+    assert_eq!(ca.cells[1].mean, Some(17.6));
+    assert_eq!(ca.cells[1].n, 1);
+    let dm = row(t, "DM only");
+    assert_eq!(dm.cells[1].state, CellState::Failed);
+    assert!(ca.cells[1].best, "17.6 is the lowest of column seed=1");
+
+    // Rows by seed pool the three loss-term variants: the table says so.
+    let t =
+        &tables(json!({"tables": [{"title": "by seed", "rows": "seed", "columns": ["fid@4"]}]}))[0];
+    assert!(
+        t.notes.iter().any(|n| n.contains("`terms`")),
+        "{:?}",
+        t.notes
+    );
+}
+
+#[test]
+fn csv_and_markdown() {
+    let t = &tables(json!({"tables": [{"preset": "loss_terms"}]}))[0];
+    let csv = to_csv(t);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("terms,fid@1,fid@1 std,fid@1 n,fid@4,fid@4 std,fid@4 n,stability,stability std,stability n,flags"));
+    let first = lines.next().expect("row");
+    assert!(
+        first.starts_with("CA + DM,17.9,0.14142135623730"),
+        "{first}"
+    );
+    let dm = csv
+        .lines()
+        .find(|l| l.starts_with("DM only"))
+        .expect("DM only row");
+    assert!(dm.starts_with("DM only,35.1,,1,28.9,,1,"), "{dm}");
+    assert!(dm.ends_with(",failed ×1"), "{dm}");
+    let md = to_markdown(t);
+    assert!(
+        md.contains("| terms | 1-step FID ↓ (judge, N=2000) |"),
+        "{md}"
+    );
+    assert!(md.contains("**17.90 ± 0.14** (n=2)"), "{md}");
+    assert!(md.contains("CA only (diverged ×2)"), "{md}");
+}
+
+#[test]
+fn wildcard_columns_and_ambiguity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut db = common::Db::create(dir.path());
+    let p = db.pipeline("deploy", "name: deploy");
+    let inv = db.invocation(p);
+    let a = db.run(
+        inv,
+        p,
+        "evaluate",
+        "evaluate",
+        "evaluate[model=teacher]",
+        json!({"model": "teacher 50-step"}),
+        json!({}),
+        "succeeded",
+    );
+    db.metric(a, 0, "throughput@50/bs16", 0, 0.28);
+    let b = db.run(
+        inv,
+        p,
+        "evaluate",
+        "evaluate",
+        "evaluate[model=student]",
+        json!({"model": "decoupled 4-step"}),
+        json!({}),
+        "succeeded",
+    );
+    db.metric(b, 0, "throughput@4/bs16", 0, 3.1);
+    let c = db.run(
+        inv,
+        p,
+        "evaluate",
+        "evaluate",
+        "evaluate[model=both]",
+        json!({"model": "both"}),
+        json!({}),
+        "succeeded",
+    );
+    db.metric(c, 0, "throughput@4/bs16", 0, 3.0);
+    db.metric(c, 1, "throughput@8/bs16", 0, 1.6);
+    let data = load_invocation(&db.path, inv).expect("load");
+    let spec = parse_report_params(
+        json!({"tables": [{"preset": "deployment"}]})
+            .as_object()
+            .expect("obj"),
+    )
+    .expect("spec");
+    let t = build_table(0, &spec.tables[0], &data.runs);
+    assert_eq!(row(&t, "teacher 50-step").cells[0].mean, Some(0.28));
+    assert_eq!(row(&t, "decoupled 4-step").cells[0].mean, Some(3.1));
+    assert!(row(&t, "decoupled 4-step").cells[0].best);
+    assert_eq!(row(&t, "both").cells[0].state, CellState::Ambiguous);
+    assert_eq!(
+        row(&t, "teacher 50-step").cells[1].state,
+        CellState::Missing
+    );
+}
+
+#[test]
+fn non_finite_final_values_are_not_averaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut db = common::Db::create(dir.path());
+    let p = db.pipeline("nan", "name: nan");
+    let inv = db.invocation(p);
+    for (seed, v) in [(0, 1.5), (1, f64::NAN)] {
+        let r = db.run(
+            inv,
+            p,
+            "distill",
+            "distill",
+            &format!("d[seed={seed}]"),
+            json!({"terms": "CA only", "seed": seed}),
+            json!({}),
+            "succeeded",
+        );
+        db.metric(r, 0, "train/loss", 0, 1.0);
+        db.metric(r, 1, "train/loss", 10, v);
+    }
+    let data = load_invocation(&db.path, inv).expect("load");
+    let spec = parse_report_params(
+        json!({"tables": [{"title": "t", "rows": "terms", "columns": ["train/loss"]}]})
+            .as_object()
+            .expect("obj"),
+    )
+    .expect("spec");
+    let t = build_table(0, &spec.tables[0], &data.runs);
+    let c = &t.rows[0].cells[0];
+    assert_eq!((c.n, c.mean), (1, Some(1.5)));
+    assert!(
+        t.footnotes.iter().any(|f| f.text.contains("NaN")),
+        "{:?}",
+        t.footnotes
+    );
+}
