@@ -1,3 +1,90 @@
+//! `ddmd-pipe`: parse the command line, run one command, map its result to an exit code.
+
+mod builtin;
+mod cli;
+mod commands;
+mod error;
+mod home;
+mod plan;
+mod sched;
+
+use clap::Parser;
+use cli::{Cli, Command, RunsCommand};
+use error::{BadInput, EXIT_BAD_INPUT, EXIT_FAILED};
+use home::Home;
+
 fn main() {
-    println!("ddmd-pipe");
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DDMD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let home = Home::new(cli.home.clone());
+    let code = match dispatch(cli.command, &home) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(b) = e.downcast_ref::<BadInput>() {
+                eprintln!("error: {b}");
+                EXIT_BAD_INPUT
+            } else {
+                eprintln!("error: {e:#}");
+                EXIT_FAILED
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
+    match cmd {
+        // The worker and the pure commands need no async runtime.
+        Command::Worker { job } => commands::worker::worker(&job),
+        Command::Schema => commands::plan::schema(),
+        Command::Validate(a) => commands::plan::validate(&a, home),
+        #[cfg(feature = "science")]
+        Command::Sample(a) => ddmd_science::sample_command(&a).map(|_| 0),
+        #[cfg(feature = "science")]
+        Command::Fid(a) => ddmd_eval::fid_command(a).map(|fid| {
+            println!("FID: {fid:.6}");
+            0
+        }),
+        other => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async_dispatch(other, home))
+        }
+    }
+}
+
+async fn async_dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Run(a) => commands::run::run(&a, home).await,
+        Command::Plan(a) => commands::plan::plan(&a, home).await,
+        Command::Runs(RunsCommand::List(a)) => commands::runs::list(&a, home).await,
+        Command::Runs(RunsCommand::Show { run }) => commands::runs::show(run, home).await,
+        Command::Query(a) => commands::runs::query(&a, home).await,
+        #[cfg(feature = "reports")]
+        Command::Report(a) => ddmd_report::report_command(&home.db(), &a).map(|dir| {
+            println!("{}", dir.join("index.html").display());
+            0
+        }),
+        _ => unreachable!("handled in dispatch"),
+    }
 }

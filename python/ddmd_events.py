@@ -1,0 +1,136 @@
+"""Report metrics, artifacts and progress from a `command` stage of ddmd-pipe.
+
+Standard library only. Events are JSON lines appended to the file named by $DDMD_EVENTS
+(see DESIGN §7); without it (a script run by hand) they are printed to stdout.
+
+    import ddmd_events as ev
+    for step in range(100):
+        ev.metric("train/loss", loss, step=step)
+        ev.progress(step + 1, 100)
+    ev.artifact("model", "model.pt")        # relative to $DDMD_ARTIFACTS
+    ev.unavailable("hps@4", "no HPS v2.1 checkpoint configured")
+
+Sequence numbers continue after the last event already in the file, so several processes of
+one job (run one after another) never reuse a number: the orchestrator keys rows by them.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+__all__ = ["metric", "metrics", "artifact", "log", "progress", "status", "unavailable",
+           "artifacts_dir", "flush"]
+
+_file = None
+_seq = None
+
+
+def _last_seq(path):
+    """Largest seq already in the file (scan from the end: cheap even for big files)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            tail = f.read().splitlines()
+    except OSError:
+        return -1
+    for line in reversed(tail):
+        try:
+            return int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return -1
+
+
+def _open():
+    global _file, _seq
+    if _seq is not None:
+        return
+    path = os.environ.get("DDMD_EVENTS")
+    if path:
+        _seq = _last_seq(path) + 1
+        _file = open(path, "a", buffering=1 << 16)
+    else:
+        _seq = 0
+        _file = sys.stdout
+
+
+def _num(v):
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def _emit(kind, flush=False, **fields):
+    global _seq
+    _open()
+    ev = {"seq": _seq, "t": time.time(), "type": kind}
+    ev.update(fields)
+    _seq += 1
+    _file.write(json.dumps(ev, allow_nan=False) + "\n")
+    if flush:
+        _file.flush()
+
+
+def metric(key, value, step=0):
+    """One point of a metric curve (`value` may be NaN or infinite)."""
+    _emit("metric", key=str(key), step=int(step), value=_num(value))
+
+
+def metrics(values, step=0):
+    """Several metrics at one step: `metrics({"loss": 0.1, "acc": 0.9}, step=10)`."""
+    for k, v in values.items():
+        metric(k, v, step)
+
+
+def artifact(name, path):
+    """A file or folder the job produced (relative paths are inside $DDMD_ARTIFACTS)."""
+    _emit("artifact", flush=True, name=str(name), path=str(path))
+
+
+def log(message, level="info"):
+    _emit("log", level=level, message=str(message))
+
+
+def progress(done, total=None, message=None):
+    fields = {"done": float(done)}
+    if total is not None:
+        fields["total"] = float(total)
+    if message is not None:
+        fields["message"] = str(message)
+    _emit("progress", **fields)
+
+
+def status(state, key=None, message=None):
+    fields = {"state": str(state)}
+    if key is not None:
+        fields["key"] = str(key)
+    if message is not None:
+        fields["message"] = str(message)
+    _emit("status", flush=True, **fields)
+
+
+def unavailable(key, reason):
+    """Mark a metric that could not be computed; reports show the reason."""
+    status("unavailable", key=key, message=reason)
+
+
+def artifacts_dir():
+    """Where to write results: kept only if the job succeeds."""
+    return os.environ.get("DDMD_ARTIFACTS", ".")
+
+
+def flush():
+    if _file is not None:
+        _file.flush()
+
+
+import atexit  # noqa: E402
+
+atexit.register(flush)

@@ -1,0 +1,142 @@
+//! Command-line surface. Thin: parsing only; each command lives in `commands/`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "ddmd-pipe", version, about = "Pipelines of Decoupled-DMD distillation runs: YAML -> GPU-aware scheduler -> SQLite -> HTML reports")]
+pub struct Cli {
+    /// Home folder: run database, artifacts, job folders.
+    #[arg(long, global = true, env = "DDMD_HOME", default_value = ".ddmd")]
+    pub home: PathBuf,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a pipeline: every job not cached, in dependency order, on the given devices.
+    Run(RunArgs),
+    /// Show every job a run would execute, with will-run / cached and the reason.
+    Plan(PlanArgs),
+    /// Check a pipeline file; prints nothing but errors (exit 2) or "ok".
+    Validate(SpecArgs),
+    /// Print the JSON Schema of pipeline files.
+    Schema,
+    /// List and inspect recorded runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Run read-only SQL against the run database.
+    Query(QueryArgs),
+    /// Fréchet Inception Distance between two image folders or .npz statistics.
+    #[cfg(feature = "science")]
+    Fid(ddmd_eval::FidArgs),
+    /// Sample images from a teacher or student checkpoint.
+    #[cfg(feature = "science")]
+    Sample(ddmd_science::SampleArgs),
+    /// Re-render a pipeline's report from the database alone.
+    #[cfg(feature = "reports")]
+    Report(ddmd_report::ReportArgs),
+    /// Internal: run one built-in job (`ddmd-pipe worker <job.json>`).
+    #[command(hide = true)]
+    Worker { job: PathBuf },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Override a parameter (`a.b=v`, or `stage.key=v`); a comma list sweeps (`lr=0.1,0.01`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Rerun everything, or the named stages and what depends on them.
+    #[arg(long, num_args = 0.., value_name = "STAGE")]
+    pub force: Option<Vec<String>>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub format: PlanFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Pretend N GPUs exist (ids 0..N-1) to exercise scheduling without hardware.
+    #[arg(long, env = "DDMD_FAKE_GPUS", value_name = "N")]
+    pub fake_gpus: Option<u32>,
+    /// Use only these GPU ids (default: CUDA_VISIBLE_DEVICES, else every CUDA device).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub gpus: Option<Vec<u32>>,
+    /// CPU slots: at most this many jobs (weighted by resources.cpus) run at once. Default: cores.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<u32>,
+    /// Stop at the first failure (default: keep going; dependants of a failure are skipped).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Fail jobs that ask for GPUs when none is available instead of running them on CPU.
+    #[arg(long)]
+    pub require_gpu: bool,
+    /// Rerun everything, or the named stages and what depends on them.
+    #[arg(long, num_args = 0.., value_name = "STAGE")]
+    pub force: Option<Vec<String>>,
+    /// Plain line logs instead of the live display.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Seconds between SIGTERM and SIGKILL when stopping a job.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub grace: f64,
+    /// First retry delay in seconds (doubles per attempt, at most 60).
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub retry_delay: f64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCommand {
+    /// Runs, newest first.
+    List(ListArgs),
+    /// One run: parameters, final metrics, artifacts, error.
+    Show { run: i64 },
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub stage: Option<String>,
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    #[arg(long)]
+    pub invocation: Option<i64>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// SQL (read-only: writes are refused).
+    pub sql: String,
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+}

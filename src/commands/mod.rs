@@ -1,0 +1,7 @@
+//! One module per subcommand; `main.rs` only dispatches here.
+
+pub mod plan;
+pub mod run;
+pub mod runs;
+pub mod spec_load;
+pub mod worker;

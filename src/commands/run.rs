@@ -1,0 +1,162 @@
+//! `ddmd-pipe run`: load, plan, lock, recover what a crash left, decide what is cached, and
+//! hand the plan to the dispatcher. Writes the database only after the spec is known good.
+
+use super::plan::{build_plan, force_of, format_plan};
+use super::spec_load::load_spec;
+use crate::cli::RunArgs;
+use crate::error::{bad, EXIT_FAILED, EXIT_INTERRUPTED};
+use crate::home::Home;
+use crate::plan::status::{decide, History};
+use crate::sched::pool::discover_gpus;
+use crate::sched::recover::{hostname, recover_stale};
+use crate::sched::{Dispatcher, Invocation, RunOptions};
+use ddmd_store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
+    let spec = load_spec(&args.spec)?;
+    let plan = build_plan(&spec, home)?;
+    let force = force_of(&args.force, &spec)?;
+    if let Some(0) = args.jobs {
+        return Err(bad("--jobs 0: expected at least 1"));
+    }
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let gpus = discover_gpus(
+        args.fake_gpus,
+        args.gpus.as_deref(),
+        visible.as_deref(),
+        crate::builtin::cuda_device_count,
+    )
+    .map_err(bad)?;
+
+    std::fs::create_dir_all(home.root())?;
+    let _lock = home.lock_pipeline(&spec.name).map_err(bad)?;
+    let store = Arc::new(Store::open(&home.db()).await?);
+    let pipeline_id = store
+        .upsert_pipeline(&spec.name, &spec.text, &spec.hash, &spec.file.display().to_string())
+        .await?;
+    let recovered = recover_stale(&store, &home.db(), pipeline_id).await?;
+    if recovered > 0 {
+        eprintln!("recovered {recovered} run(s) left unfinished by an earlier orchestrator; they will be rerun");
+    }
+    let argv: Vec<String> = std::env::args().collect();
+    let invocation_id = store
+        .begin_invocation(
+            pipeline_id,
+            &argv,
+            &hostname(),
+            std::process::id(),
+            git_rev().as_deref(),
+            "local",
+        )
+        .await?;
+
+    let history = History::load(&home.db(), &spec.name).await?;
+    let decisions = decide(&plan, &history, home.root(), &force);
+    if !args.quiet {
+        eprint!("{}", format_plan(&plan, &decisions));
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let opts = RunOptions {
+        gpus: gpus.clone(),
+        cpu_slots: args.jobs.unwrap_or(cores),
+        fail_fast: args.fail_fast,
+        require_gpu: args.require_gpu,
+        grace: Duration::from_secs_f64(args.grace.max(0.0)),
+        retry_delay: Duration::from_secs_f64(args.retry_delay.max(0.0)),
+        quiet: args.quiet,
+        cwd: std::env::current_dir()?,
+        env: python_helper_env(home)?,
+    };
+    eprintln!(
+        "invocation {invocation_id}: {} jobs on {} ({} CPU slots); home {}",
+        plan.jobs.len(),
+        if gpus.is_empty() {
+            "CPU only".to_string()
+        } else {
+            format!(
+                "GPUs {}{}",
+                gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+                if args.fake_gpus.is_some() { " (fake)" } else { "" }
+            )
+        },
+        opts.cpu_slots,
+        home.root().display()
+    );
+    let t0 = Instant::now();
+    let summary = Dispatcher::new(
+        &plan,
+        store.clone(),
+        home.clone(),
+        Invocation {
+            pipeline_id,
+            invocation_id,
+        },
+        opts,
+    )
+    .run(&decisions)
+    .await?;
+    let status = if summary.interrupted {
+        "interrupted"
+    } else if summary.failed > 0 {
+        "failed"
+    } else {
+        "succeeded"
+    };
+    store.end_invocation(invocation_id, status).await?;
+    eprintln!(
+        "{status} in {:.1}s: {} succeeded, {} cached, {} failed, {} skipped, {} cancelled{}",
+        t0.elapsed().as_secs_f64(),
+        summary.succeeded,
+        summary.cached,
+        summary.failed,
+        summary.skipped,
+        summary.cancelled,
+        if summary.not_started > 0 {
+            format!(", {} not started", summary.not_started)
+        } else {
+            String::new()
+        }
+    );
+    if summary.failed > 0 {
+        eprintln!("see `ddmd-pipe runs list --status failed --invocation {invocation_id}`");
+    }
+    Ok(if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.failed > 0 {
+        EXIT_FAILED
+    } else {
+        0
+    })
+}
+
+fn git_rev() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The events helper ships inside the binary, so `import ddmd_events` works in every command
+/// stage without installing anything.
+fn python_helper_env(home: &Home) -> anyhow::Result<Vec<(String, String)>> {
+    let dir = home.root().join("python");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("ddmd_events.py");
+    let src = include_str!("../../python/ddmd_events.py");
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(src) {
+        std::fs::write(&file, src)?;
+    }
+    let mut path = dir.display().to_string();
+    if let Ok(old) = std::env::var("PYTHONPATH") {
+        if !old.is_empty() {
+            path = format!("{path}:{old}");
+        }
+    }
+    Ok(vec![("PYTHONPATH".into(), path)])
+}

@@ -1,0 +1,104 @@
+//! The orchestrator's home folder (`--home`, `$DDMD_HOME`, default `.ddmd/`):
+//!
+//! ```text
+//! runs.sqlite                  the run database
+//! artifacts/<cache-key>/       results of succeeded jobs (content-addressed)
+//! artifacts/<cache-key>.partial/  being written; survives a crash so checkpoints resume
+//! jobs/<run-id>/               job.json, events.jsonl, log of one attempt
+//! locks/<pipeline>.lock        one `run` of a pipeline at a time
+//! ```
+
+use ddmd_core::{CacheKey, RunId};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: PathBuf) -> Home {
+        // Absolute, so that paths handed to jobs work from any working directory.
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&root))
+                .unwrap_or(root)
+        };
+        Home { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.root.join("runs.sqlite")
+    }
+
+    pub fn artifact_dir(&self, key: &CacheKey) -> PathBuf {
+        self.root.join("artifacts").join(&key.0)
+    }
+
+    pub fn partial_dir(&self, key: &CacheKey) -> PathBuf {
+        self.root.join("artifacts").join(format!("{}.partial", key.0))
+    }
+
+    pub fn job_dir(&self, run: RunId) -> PathBuf {
+        self.root.join("jobs").join(run.to_string())
+    }
+
+    /// Moves a finished job's folder into place. A stale final folder (left when a previous
+    /// orchestrator died between the rename and recording success) is replaced.
+    pub fn publish(&self, partial: &Path, key: &CacheKey) -> std::io::Result<PathBuf> {
+        let fin = self.artifact_dir(key);
+        if fin.exists() {
+            std::fs::remove_dir_all(&fin)?;
+        }
+        std::fs::rename(partial, &fin)?;
+        if let Some(parent) = fin.parent() {
+            // Make the rename durable before the database says "succeeded".
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(fin)
+    }
+
+    /// Takes the lock of a pipeline in this home. Held until the returned guard is dropped
+    /// (or the process dies: flock locks die with their process, so a crash never leaves one).
+    pub fn lock_pipeline(&self, pipeline: &str) -> Result<PipelineLock, String> {
+        let dir = self.root.join("locks");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(format!("{pipeline}.lock"));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(format!(
+                "another `ddmd-pipe run` of pipeline `{pipeline}` is using {} (pid {}); wait for it to finish, or use another --home",
+                self.root.display(),
+                holder.trim()
+            ));
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        Ok(PipelineLock { _file: file })
+    }
+}
+
+pub struct PipelineLock {
+    _file: File,
+}

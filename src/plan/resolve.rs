@@ -1,0 +1,260 @@
+//! Spec -> Plan: stage order, fan-out over upstream matrix points (a natural join on shared
+//! axes, so `evaluate` after `distill[terms=…]` gets one job per distill job), fan-in, own
+//! matrix product, parameter layering, command rendering and cache keys.
+
+use super::cache_key::{cache_key, hash_file, CacheInputs};
+use super::render::render_command;
+use super::{Job, JobIx, Plan};
+use ddmd_core::{JobId, StageKind, StageName};
+use ddmd_spec::{Spec, SpecError, SpecErrors};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Resolves every job. `home` is where artifacts will live (command templates may name
+/// upstream artifact folders); `base_dir` is where relative `inputs` paths are read from.
+pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecErrors> {
+    let order = stage_order(spec);
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut by_stage: HashMap<StageName, Vec<JobIx>> = HashMap::new();
+    let mut by_id: HashMap<JobId, JobIx> = HashMap::new();
+    let mut errors = Vec::new();
+
+    for name in order {
+        let stage = &spec.stages[&name];
+        // Upstream combinations: (inherited point, needed jobs).
+        let mut combos: Vec<(Map<String, Value>, Vec<JobIx>)> = vec![(Map::new(), Vec::new())];
+        if stage.fan_in {
+            let all: Vec<JobIx> = stage
+                .needs
+                .iter()
+                .flat_map(|n| by_stage.get(n).cloned().unwrap_or_default())
+                .collect();
+            combos[0].1 = all;
+        } else {
+            for need in &stage.needs {
+                let ups = by_stage.get(need).cloned().unwrap_or_default();
+                let mut next = Vec::new();
+                for (pt, needs) in &combos {
+                    for &u in &ups {
+                        if let Some(merged) = join(pt, &jobs[u].point) {
+                            let mut n = needs.clone();
+                            n.push(u);
+                            next.push((merged, n));
+                        }
+                    }
+                }
+                combos = next;
+            }
+        }
+
+        let own = ddmd_spec::expand(stage);
+        let mut stage_jobs = Vec::new();
+        for (inherited, needs) in &combos {
+            for own_pt in &own {
+                let mut own_map = Map::new();
+                for (axis, v) in &own_pt.0 {
+                    own_map.insert(axis.clone(), v.value.clone());
+                }
+                let Some(point) = join(inherited, &own_map) else {
+                    continue;
+                };
+                let labels: Vec<(String, String)> =
+                    point.iter().map(|(k, v)| (k.clone(), label(v))).collect();
+                let id = ddmd_spec::job_name(&name, &labels);
+
+                let mut params = spec.defaults.clone();
+                deep_merge(&mut params, &stage.params);
+                for (axis, v) in &own_pt.0 {
+                    set_path(&mut params, axis, v.value.clone());
+                    deep_merge(&mut params, &v.extra);
+                }
+
+                if by_id.contains_key(&id) {
+                    errors.push(located(
+                        spec,
+                        &format!("stages.{name}"),
+                        format!("two jobs resolve to the same name `{id}`: make the matrix values (or include entries) distinct"),
+                    ));
+                    continue;
+                }
+
+                let command = if stage.kind == StageKind::Command {
+                    match render_command(spec, &name, &params, &point, needs, &jobs, home) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+
+                let mut inputs = Vec::new();
+                for (i, p) in stage.inputs.iter().enumerate() {
+                    let full = if p.is_absolute() { p.clone() } else { base_dir.join(p) };
+                    match hash_file(&full) {
+                        Ok(h) => inputs.push((p.display().to_string(), h)),
+                        Err(e) => errors.push(located(
+                            spec,
+                            &format!("stages.{name}.inputs[{i}]"),
+                            format!("cannot read input file {}: {e}", full.display()),
+                        )),
+                    }
+                }
+
+                let upstream_keys = needs.iter().map(|&u| jobs[u].cache_key.clone()).collect();
+                let key = cache_key(&CacheInputs {
+                    stage: name.as_str(),
+                    kind: stage.kind,
+                    params: &params,
+                    upstream: upstream_keys,
+                    command: command.as_deref(),
+                    inputs,
+                });
+
+                let ix = jobs.len();
+                by_id.insert(id.clone(), ix);
+                stage_jobs.push(ix);
+                jobs.push(Job {
+                    id,
+                    stage: name.clone(),
+                    kind: stage.kind,
+                    point,
+                    params,
+                    needs: needs.clone(),
+                    resources: stage.resources.clone(),
+                    retries: stage.retries,
+                    timeout: stage.timeout,
+                    command,
+                    cache_key: key,
+                    critical_path: 1.0,
+                });
+            }
+        }
+        by_stage.insert(name.clone(), stage_jobs);
+    }
+
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+    let mut plan = Plan {
+        pipeline: spec.name.clone(),
+        jobs,
+    };
+    set_critical_paths(&mut plan, |_| 1.0);
+    Ok(plan)
+}
+
+/// Longest weighted path from each job to a sink (this job included).
+pub fn set_critical_paths(plan: &mut Plan, weight: impl Fn(&Job) -> f64) {
+    let n = plan.jobs.len();
+    let mut children: Vec<Vec<JobIx>> = vec![Vec::new(); n];
+    for (j, job) in plan.jobs.iter().enumerate() {
+        for &u in &job.needs {
+            children[u].push(j);
+        }
+    }
+    let mut cp = vec![0.0; n];
+    for j in (0..n).rev() {
+        let below = children[j].iter().map(|&c| cp[c]).fold(0.0, f64::max);
+        cp[j] = weight(&plan.jobs[j]) + below;
+    }
+    for (job, c) in plan.jobs.iter_mut().zip(cp) {
+        job.critical_path = c;
+    }
+}
+
+/// Stages in dependency order, file order among independent stages. The spec has already
+/// rejected cycles and unknown needs.
+fn stage_order(spec: &Spec) -> Vec<StageName> {
+    let mut done: Vec<StageName> = Vec::new();
+    let mut remaining: Vec<&StageName> = spec.stages.keys().collect();
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        remaining.retain(|name| {
+            let ready = spec.stages[*name].needs.iter().all(|n| done.contains(n));
+            if ready {
+                done.push((*name).clone());
+            }
+            !ready
+        });
+        if remaining.len() == before {
+            // Unreachable after validation; never loop forever on a bad spec.
+            done.extend(remaining.drain(..).cloned());
+        }
+    }
+    done
+}
+
+/// Natural join of two points: `None` when a shared axis disagrees.
+fn join(a: &Map<String, Value>, b: &Map<String, Value>) -> Option<Map<String, Value>> {
+    let mut out = a.clone();
+    for (k, v) in b {
+        match out.get(k) {
+            Some(existing) if existing != v => return None,
+            Some(_) => {}
+            None => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Some(out)
+}
+
+/// How a point value appears in a job name.
+pub fn label(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => m
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// Recursive merge: mappings merge key by key, anything else replaces.
+pub fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(dst)), Value::Object(src)) => deep_merge(dst, src),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Sets `a.b.c` in nested mappings, creating them as needed.
+fn set_path(into: &mut Map<String, Value>, dotted: &str, value: Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let last = parts.pop().unwrap_or(dotted);
+    let mut cur = into;
+    for p in parts {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        match entry {
+            Value::Object(m) => cur = m,
+            _ => return,
+        }
+    }
+    cur.insert(last.to_string(), value);
+}
+
+pub(super) fn located(spec: &Spec, path: &str, message: String) -> SpecError {
+    let loc = ddmd_spec::location(spec, path);
+    SpecError {
+        file: spec.file.clone(),
+        line: loc.map(|l| l.0),
+        column: loc.map(|l| l.1),
+        path: path.to_string(),
+        message,
+    }
+}

@@ -1,0 +1,418 @@
+//! The dispatcher: one task that owns all scheduling state (nextest's runner habit). Attempts
+//! run in their own tasks and report back through a channel; signals arrive here too.
+//! Policy: ready jobs start longest-critical-path first, and any ready job that fits the free
+//! resources starts at once (backfilling), so a free GPU is never idle while a ready job fits.
+
+use super::pool::{Grant, Pool};
+use super::progress::Progress;
+use super::runner::{upstream_entry, Attempt, Ended, Outcome, Stop};
+use crate::home::Home;
+use crate::plan::status::Decision;
+use crate::plan::{JobIx, Plan};
+use ddmd_core::{JobFile, RunId};
+use ddmd_store::{NewRun, RunFinish, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub gpus: Vec<u32>,
+    pub cpu_slots: u32,
+    pub fail_fast: bool,
+    pub require_gpu: bool,
+    /// Time between SIGTERM and SIGKILL when stopping a job.
+    pub grace: Duration,
+    /// First retry delay; doubles per attempt, capped at a minute.
+    pub retry_delay: Duration,
+    pub quiet: bool,
+    /// Working directory of command stages.
+    pub cwd: PathBuf,
+    /// Environment every job gets (e.g. PYTHONPATH for the events helper).
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub succeeded: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cancelled: usize,
+    pub not_started: usize,
+    pub interrupted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum State {
+    Waiting,
+    Ready,
+    Running,
+    RetryWait,
+    Succeeded,
+    Cached,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl State {
+    fn ok(&self) -> bool {
+        matches!(self, State::Succeeded | State::Cached)
+    }
+    fn bad(&self) -> bool {
+        matches!(self, State::Failed | State::Skipped | State::Cancelled)
+    }
+}
+
+enum Msg {
+    Finished { ix: JobIx, outcome: Outcome },
+    RetryDue { ix: JobIx },
+}
+
+pub struct Invocation {
+    pub pipeline_id: i64,
+    pub invocation_id: i64,
+}
+
+pub struct Dispatcher<'a> {
+    plan: &'a Plan,
+    store: Arc<Store>,
+    home: Home,
+    inv: Invocation,
+    opts: RunOptions,
+    pool: Pool,
+    state: Vec<State>,
+    attempts: Vec<u32>,
+    grants: Vec<Option<Grant>>,
+    progress: Arc<Progress>,
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    stop_tx: watch::Sender<Stop>,
+    stopping: bool,
+    summary: Summary,
+}
+
+impl<'a> Dispatcher<'a> {
+    pub fn new(plan: &'a Plan, store: Arc<Store>, home: Home, inv: Invocation, opts: RunOptions) -> Self {
+        let n = plan.jobs.len();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stop_tx, _) = watch::channel(Stop::Running);
+        let pool = Pool::new(opts.gpus.clone(), opts.cpu_slots);
+        let progress = Arc::new(Progress::new(n, opts.quiet));
+        Dispatcher {
+            plan,
+            store,
+            home,
+            inv,
+            pool,
+            state: vec![State::Waiting; n],
+            attempts: vec![0; n],
+            grants: vec![None; n],
+            progress,
+            tx,
+            rx,
+            stop_tx,
+            stopping: false,
+            summary: Summary::default(),
+            opts,
+        }
+    }
+
+    pub async fn run(mut self, decisions: &[Decision]) -> anyhow::Result<Summary> {
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut interrupts = 0u32;
+
+        for (ix, d) in decisions.iter().enumerate() {
+            if let Decision::Cached { run } = d {
+                self.record_cached(ix, *run).await?;
+            }
+        }
+
+        loop {
+            self.settle().await?;
+            if !self.stopping {
+                self.dispatch().await?;
+            }
+            let running = self.state.iter().any(|s| *s == State::Running);
+            let pending = self
+                .state
+                .iter()
+                .any(|s| matches!(s, State::Waiting | State::Ready | State::RetryWait));
+            if !running && (!pending || self.stopping) {
+                break;
+            }
+            tokio::select! {
+                Some(msg) = self.rx.recv() => self.on_msg(msg).await?,
+                _ = sigint.recv() => { interrupts += 1; self.interrupt(interrupts); }
+                _ = sigterm.recv() => { interrupts += 1; self.interrupt(interrupts); }
+            }
+        }
+        self.summary.not_started = self
+            .state
+            .iter()
+            .filter(|s| matches!(s, State::Waiting | State::Ready | State::RetryWait))
+            .count();
+        self.summary.interrupted = interrupts > 0;
+        self.progress.done();
+        Ok(self.summary)
+    }
+
+    fn interrupt(&mut self, count: u32) {
+        self.stopping = true;
+        if count == 1 {
+            self.progress.println(
+                "interrupted: stopping running jobs (Ctrl-C again to kill them at once)",
+            );
+            let _ = self.stop_tx.send(Stop::Graceful);
+        } else {
+            self.progress.println("killing running jobs");
+            let _ = self.stop_tx.send(Stop::Kill);
+        }
+    }
+
+    /// Moves waiting jobs to ready, or to skipped when something they need failed.
+    async fn settle(&mut self) -> anyhow::Result<()> {
+        for ix in 0..self.plan.jobs.len() {
+            if self.state[ix] != State::Waiting {
+                continue;
+            }
+            let job = &self.plan.jobs[ix];
+            if let Some(&bad) = job.needs.iter().find(|&&n| self.state[n].bad()) {
+                let why = format!(
+                    "skipped: needs `{}`, which {}",
+                    self.plan.jobs[bad].id,
+                    match self.state[bad] {
+                        State::Failed => "failed",
+                        State::Cancelled => "was cancelled",
+                        _ => "was skipped",
+                    }
+                );
+                self.record_terminal(ix, "skipped", &why).await?;
+                self.state[ix] = State::Skipped;
+                self.summary.skipped += 1;
+                self.progress.settled(&job.id, "skipped", Some(&why));
+            } else if job.needs.iter().all(|&n| self.state[n].ok()) {
+                self.state[ix] = State::Ready;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dispatch(&mut self) -> anyhow::Result<()> {
+        let mut ready: Vec<JobIx> = (0..self.plan.jobs.len())
+            .filter(|&ix| self.state[ix] == State::Ready)
+            .collect();
+        ready.sort_by(|&a, &b| {
+            let (ja, jb) = (&self.plan.jobs[a], &self.plan.jobs[b]);
+            jb.critical_path
+                .total_cmp(&ja.critical_path)
+                .then(a.cmp(&b))
+        });
+        for ix in ready {
+            let job = &self.plan.jobs[ix];
+            if let Err(unfit) = self.pool.check(&job.resources) {
+                self.fail_unstarted(ix, &unfit.to_string()).await?;
+                continue;
+            }
+            if job.resources.gpus > 0 && self.pool.gpu_count() == 0 {
+                if self.opts.require_gpu {
+                    self.fail_unstarted(
+                        ix,
+                        &format!("needs {} GPU(s) and none is available (--require-gpu)", job.resources.gpus),
+                    )
+                    .await?;
+                    continue;
+                }
+                if self.attempts[ix] == 0 {
+                    self.progress.println(&format!(
+                        "warning: {} asks for {} GPU(s); none is available, running on CPU",
+                        job.id, job.resources.gpus
+                    ));
+                }
+            }
+            if let Some(grant) = self.pool.try_acquire(&job.resources) {
+                self.start(ix, grant).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&mut self, ix: JobIx, grant: Grant) -> anyhow::Result<()> {
+        let job = &self.plan.jobs[ix];
+        self.attempts[ix] += 1;
+        let run = self.store.insert_run(&self.new_run(ix, "queued")).await?;
+        let job_dir = self.home.job_dir(run);
+        let job_file = JobFile {
+            pipeline: self.plan.pipeline.clone(),
+            run_id: run,
+            job: job.id.clone(),
+            stage: job.stage.clone(),
+            kind: job.kind,
+            cache_key: job.cache_key.clone(),
+            point: job.point.clone(),
+            params: job.params.clone(),
+            work_dir: self.home.partial_dir(&job.cache_key),
+            events: job_dir.join("events.jsonl"),
+            job_dir,
+            home: self.home.root().to_path_buf(),
+            devices: grant.gpus.clone(),
+            upstream: job
+                .needs
+                .iter()
+                .map(|&u| upstream_entry(&self.home, &self.plan.jobs[u]))
+                .collect(),
+        };
+        let attempt = Attempt {
+            job_file,
+            command: job.command.clone(),
+            cwd: self.opts.cwd.clone(),
+            timeout: job.timeout,
+            grace: self.opts.grace,
+            store: self.store.clone(),
+            home: self.home.clone(),
+            progress: self.progress.clone(),
+            ix,
+            stop: self.stop_tx.subscribe(),
+            extra_env: {
+                let mut env = self.opts.env.clone();
+                env.push(("DDMD_ATTEMPT".into(), self.attempts[ix].to_string()));
+                env
+            },
+        };
+        self.grants[ix] = Some(grant);
+        self.state[ix] = State::Running;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let outcome = attempt.run().await;
+            let _ = tx.send(Msg::Finished { ix, outcome });
+        });
+        Ok(())
+    }
+
+    async fn on_msg(&mut self, msg: Msg) -> anyhow::Result<()> {
+        match msg {
+            Msg::RetryDue { ix } => {
+                if self.state[ix] == State::RetryWait {
+                    self.state[ix] = State::Ready;
+                }
+            }
+            Msg::Finished { ix, outcome } => {
+                if let Some(g) = self.grants[ix].take() {
+                    self.pool.release(&g);
+                }
+                let job = &self.plan.jobs[ix];
+                let status = outcome.ended.as_str();
+                self.progress.finished(ix, &job.id, status, outcome.error.as_deref());
+                match outcome.ended {
+                    Ended::Succeeded => {
+                        self.state[ix] = State::Succeeded;
+                        self.summary.succeeded += 1;
+                    }
+                    Ended::Cancelled => {
+                        self.state[ix] = State::Cancelled;
+                        self.summary.cancelled += 1;
+                    }
+                    Ended::Failed => {
+                        let attempt = self.attempts[ix];
+                        if !self.stopping && attempt <= job.retries {
+                            let delay = self
+                                .opts
+                                .retry_delay
+                                .mul_f64(2f64.powi(attempt as i32 - 1))
+                                .min(Duration::from_secs(60));
+                            self.progress.println(&format!(
+                                "retrying {} in {:.1}s (attempt {} of {})",
+                                job.id,
+                                delay.as_secs_f64(),
+                                attempt + 1,
+                                job.retries + 1
+                            ));
+                            self.state[ix] = State::RetryWait;
+                            let tx = self.tx.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(delay).await;
+                                let _ = tx.send(Msg::RetryDue { ix });
+                            });
+                        } else {
+                            self.state[ix] = State::Failed;
+                            self.summary.failed += 1;
+                            if self.opts.fail_fast && !self.stopping {
+                                self.progress
+                                    .println("--fail-fast: stopping the other running jobs");
+                                self.stopping = true;
+                                let _ = self.stop_tx.send(Stop::Graceful);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn new_run(&self, ix: JobIx, status: &str) -> NewRun {
+        let job = &self.plan.jobs[ix];
+        NewRun {
+            invocation_id: self.inv.invocation_id,
+            pipeline_id: self.inv.pipeline_id,
+            stage: job.stage.to_string(),
+            job_name: job.id.to_string(),
+            kind: job.kind.to_string(),
+            point: serde_json::Value::Object(job.point.clone()),
+            params: serde_json::Value::Object(job.params.clone()),
+            cache_key: job.cache_key.to_string(),
+            status: status.to_string(),
+            attempt: self.attempts[ix].max(1),
+            queued_at: ddmd_core::events::now_secs(),
+        }
+    }
+
+    async fn record_cached(&mut self, ix: JobIx, source: RunId) -> anyhow::Result<()> {
+        self.store
+            .record_cached(&self.new_run(ix, "cached"), source)
+            .await?;
+        self.state[ix] = State::Cached;
+        self.summary.cached += 1;
+        self.progress.settled(
+            &self.plan.jobs[ix].id,
+            "cached",
+            Some(&format!("result of run {source}")),
+        );
+        Ok(())
+    }
+
+    /// A run row for a job that ends without a process (skipped, unfit).
+    async fn record_terminal(&mut self, ix: JobIx, status: &str, error: &str) -> anyhow::Result<()> {
+        let run = self.store.insert_run(&self.new_run(ix, status)).await?;
+        self.store
+            .finish_run(
+                run,
+                &RunFinish {
+                    status: status.to_string(),
+                    exit_code: None,
+                    error: Some(error.to_string()),
+                    ended_at: ddmd_core::events::now_secs(),
+                    artifact_dir: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn fail_unstarted(&mut self, ix: JobIx, why: &str) -> anyhow::Result<()> {
+        self.record_terminal(ix, "failed", why).await?;
+        self.state[ix] = State::Failed;
+        self.summary.failed += 1;
+        self.progress
+            .settled(&self.plan.jobs[ix].id, "failed", Some(why));
+        if self.opts.fail_fast {
+            self.stopping = true;
+            let _ = self.stop_tx.send(Stop::Graceful);
+        }
+        Ok(())
+    }
+}

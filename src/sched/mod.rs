@@ -1,0 +1,12 @@
+//! Scheduling and execution: the resource pool, the dispatcher, the local executor, event
+//! tailing, crash recovery and the progress display. Knows nothing of tensors.
+
+pub mod dispatcher;
+pub mod local;
+pub mod pool;
+pub mod progress;
+pub mod recover;
+pub mod runner;
+pub mod tail;
+
+pub use dispatcher::{Dispatcher, Invocation, RunOptions};

@@ -1,0 +1,91 @@
+//! After a crash: runs that a dead orchestrator left `queued` or `running` are closed
+//! (their process groups stopped, their remaining events ingested, status `cancelled` with
+//! the reason) so that the next `run` can start them again without losing or duplicating rows.
+
+use super::local;
+use super::tail::Tailer;
+use ddmd_store::{ReadStore, RunFinish, Store};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Closes the stale runs of `pipeline_id` (we hold its lock, so none of them is alive in
+/// another orchestrator) and those of any pipeline whose orchestrator process is gone.
+pub async fn recover_stale(store: &Store, db: &Path, pipeline_id: i64) -> anyhow::Result<usize> {
+    let host = hostname();
+    let stale = store.unfinished_runs().await?;
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    // Which orchestrators are still alive on this host.
+    let reader = ReadStore::open(db).await?;
+    let mut owners: HashMap<i64, (i64, String)> = HashMap::new();
+    for row in reader
+        .query("SELECT id, pid, host FROM invocations WHERE status = 'running'")
+        .await?
+        .rows
+    {
+        let id = row[0].as_i64().unwrap_or(-1);
+        let pid = row[1].as_i64().unwrap_or(-1);
+        let h = row[2].as_str().unwrap_or_default().to_string();
+        owners.insert(id, (pid, h));
+    }
+    let mut closed = 0;
+    let mut dead_invocations = std::collections::BTreeSet::new();
+    for run in stale {
+        let ours = run.pipeline_id == pipeline_id;
+        let alive = owners
+            .get(&run.invocation_id)
+            .map(|(pid, h)| *h == host && pid_alive(*pid))
+            .unwrap_or(false);
+        if !ours && alive {
+            continue;
+        }
+        if let Some(pgid) = run.pgid {
+            if local::group_alive(pgid) {
+                local::signal_group(pgid, libc::SIGKILL);
+            }
+        }
+        if let Some(dir) = &run.job_dir {
+            let mut t = Tailer::new(Path::new(dir).join("events.jsonl"));
+            loop {
+                let evs = t.poll()?;
+                if evs.is_empty() {
+                    break;
+                }
+                store.ingest(run.id, &evs).await?;
+            }
+        }
+        store
+            .finish_run(
+                run.id,
+                &RunFinish {
+                    status: "cancelled".into(),
+                    exit_code: None,
+                    error: Some(format!(
+                        "the orchestrator (invocation {}) stopped before this job ended; it is rerun",
+                        run.invocation_id
+                    )),
+                    ended_at: ddmd_core::events::now_secs(),
+                    artifact_dir: None,
+                },
+            )
+            .await?;
+        dead_invocations.insert(run.invocation_id);
+        closed += 1;
+    }
+    for inv in dead_invocations {
+        store.mark_invocation_crashed(inv).await?;
+    }
+    Ok(closed)
+}
+
+fn pid_alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks whether the process exists.
+    pid > 0 && unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

@@ -1,0 +1,302 @@
+//! One attempt of one job: prepare its folders and `job.json`, start the process, follow its
+//! events into the store, enforce the timeout and cancellation, and record how it ended.
+//! Artifacts are written to `<key>.partial/` and renamed into place only on success, after
+//! every event was ingested, so a half-written artifact folder is never taken as done.
+
+use super::local::{self, describe_exit, log_tail, Program};
+use super::progress::Progress;
+use super::tail::Tailer;
+use crate::home::Home;
+use ddmd_core::{Event, EventKind, JobFile, RunId, UpstreamJob};
+use ddmd_store::{RunFinish, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How hard the dispatcher wants running jobs stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    Running,
+    /// SIGTERM now, SIGKILL after the grace period.
+    Graceful,
+    /// SIGKILL now.
+    Kill,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl Ended {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Succeeded => "succeeded",
+            Ended::Failed => "failed",
+            Ended::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub ended: Ended,
+    pub error: Option<String>,
+    pub exit_code: Option<i32>,
+}
+
+/// Everything an attempt needs, owned, so it can run in its own task.
+pub struct Attempt {
+    pub job_file: JobFile,
+    pub command: Option<String>,
+    pub cwd: PathBuf,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub store: Arc<Store>,
+    pub home: Home,
+    pub progress: Arc<Progress>,
+    pub ix: usize,
+    pub stop: watch::Receiver<Stop>,
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Synthetic events that report malformed lines get sequence numbers far above any real one,
+/// keyed by line number, so re-ingesting the file still inserts them once.
+const MALFORMED_SEQ_BASE: u64 = 1 << 40;
+
+impl Attempt {
+    pub async fn run(mut self) -> Outcome {
+        match self.run_inner().await {
+            Ok(o) => o,
+            Err(e) => {
+                let o = Outcome {
+                    ended: Ended::Failed,
+                    error: Some(format!("{e:#}")),
+                    exit_code: None,
+                };
+                self.finish(&o, None).await;
+                o
+            }
+        }
+    }
+
+    async fn run_inner(&mut self) -> anyhow::Result<Outcome> {
+        let jf = &self.job_file;
+        let run = jf.run_id;
+        std::fs::create_dir_all(&jf.job_dir)?;
+        std::fs::create_dir_all(&jf.work_dir)?;
+        let job_json = jf.job_dir.join("job.json");
+        std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)?;
+        let log = jf.job_dir.join("log");
+
+        let devices = jf
+            .devices
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut env = vec![
+            ("CUDA_VISIBLE_DEVICES".to_string(), devices),
+            ("DDMD_EVENTS".into(), jf.events.display().to_string()),
+            ("DDMD_JOB_DIR".into(), jf.job_dir.display().to_string()),
+            ("DDMD_ARTIFACTS".into(), jf.work_dir.display().to_string()),
+            ("DDMD_RUN_ID".into(), run.to_string()),
+            ("DDMD_JOB".into(), jf.job.to_string()),
+            ("DDMD_HOME".into(), jf.home.display().to_string()),
+        ];
+        env.extend(self.extra_env.iter().cloned());
+        let exe = std::env::current_exe()?;
+        let program = match &self.command {
+            Some(c) => Program::Shell { command: c },
+            None => Program::Worker {
+                exe: &exe,
+                job_json: &job_json,
+            },
+        };
+        let mut spawned = local::spawn(program, &self.cwd, &env, &log)
+            .map_err(|e| anyhow::anyhow!("cannot start the job process: {e}"))?;
+        let pgid = spawned.pgid;
+        self.store
+            .mark_running(
+                run,
+                &jf.devices,
+                Some(pgid),
+                &jf.job_dir.display().to_string(),
+                ddmd_core::events::now_secs(),
+            )
+            .await?;
+        self.progress.started(self.ix, &jf.job, &jf.devices);
+
+        let mut tailer = Tailer::new(jf.events.clone());
+        let started = Instant::now();
+        let deadline = self.timeout.map(|t| started + t);
+        let mut kill_at: Option<Instant> = None;
+        let mut timed_out = false;
+        let mut stopped = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        let status = loop {
+            tokio::select! {
+                st = spawned.child.wait() => break st?,
+                _ = tick.tick() => {
+                    self.drain(&mut tailer, run).await?;
+                    let now = Instant::now();
+                    if let (Some(d), false) = (deadline, timed_out) {
+                        if now >= d {
+                            timed_out = true;
+                            local::signal_group(pgid, libc::SIGTERM);
+                            kill_at = Some(now + self.grace);
+                        }
+                    }
+                    if let Some(k) = kill_at {
+                        if now >= k {
+                            local::signal_group(pgid, libc::SIGKILL);
+                        }
+                    }
+                }
+                changed = self.stop.changed() => {
+                    if changed.is_err() { continue; }
+                    let level = *self.stop.borrow();
+                    match level {
+                        Stop::Running => {}
+                        Stop::Graceful => {
+                            stopped = true;
+                            local::signal_group(pgid, libc::SIGTERM);
+                            kill_at.get_or_insert(Instant::now() + self.grace);
+                        }
+                        Stop::Kill => {
+                            stopped = true;
+                            local::signal_group(pgid, libc::SIGKILL);
+                        }
+                    }
+                }
+            }
+        };
+        // The shell may be gone while something it started still holds the group: stop it
+        // too, so no process outlives its run.
+        if local::group_alive(pgid) {
+            local::signal_group(pgid, libc::SIGKILL);
+        }
+        self.drain(&mut tailer, run).await?;
+
+        let (exit_code, exit_err) = describe_exit(status);
+        let outcome = if stopped {
+            Outcome {
+                ended: Ended::Cancelled,
+                error: Some("cancelled (interrupted by the user)".into()),
+                exit_code,
+            }
+        } else if timed_out {
+            let t = self.timeout.unwrap_or_default();
+            Outcome {
+                ended: Ended::Failed,
+                error: Some(format!("timed out after {}", humantime(t))),
+                exit_code,
+            }
+        } else if exit_err.is_none() {
+            Outcome {
+                ended: Ended::Succeeded,
+                error: None,
+                exit_code,
+            }
+        } else {
+            let mut msg = exit_err.unwrap_or_default();
+            if let Some(f) = &tailer.latest.failure {
+                msg = format!("{f} ({msg})");
+            }
+            let tail = log_tail(&log, 5);
+            if !tail.is_empty() {
+                msg.push_str("\nlast lines of the log:\n");
+                msg.push_str(&tail);
+            }
+            Outcome {
+                ended: Ended::Failed,
+                error: Some(msg),
+                exit_code,
+            }
+        };
+        let outcome = if outcome.ended == Ended::Succeeded {
+            match self.home.publish(&self.job_file.work_dir, &self.job_file.cache_key) {
+                Ok(_) => outcome,
+                Err(e) => Outcome {
+                    ended: Ended::Failed,
+                    error: Some(format!("cannot move artifacts into place: {e}")),
+                    exit_code,
+                },
+            }
+        } else {
+            outcome
+        };
+        let artifact_dir = (outcome.ended == Ended::Succeeded)
+            .then(|| self.home.artifact_dir(&self.job_file.cache_key));
+        self.finish(&outcome, artifact_dir).await;
+        Ok(outcome)
+    }
+
+    async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {
+        loop {
+            let mut events = tailer.poll()?;
+            let before = events.len();
+            for (line, msg) in tailer.malformed.drain(..) {
+                events.push(Event {
+                    seq: MALFORMED_SEQ_BASE + line,
+                    t: None,
+                    kind: EventKind::Log {
+                        level: "warn".into(),
+                        message: format!("events.jsonl line {line}: malformed event skipped: {msg}"),
+                    },
+                });
+            }
+            if !events.is_empty() {
+                self.store.ingest(run, &events).await?;
+            }
+            if before > 0 {
+                self.progress.update(self.ix, &tailer.latest);
+            }
+            if !tailer.behind() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn finish(&self, o: &Outcome, artifact_dir: Option<PathBuf>) {
+        let f = RunFinish {
+            status: o.ended.as_str().to_string(),
+            exit_code: o.exit_code,
+            error: o.error.clone(),
+            ended_at: ddmd_core::events::now_secs(),
+            artifact_dir: artifact_dir.map(|p| p.display().to_string()),
+        };
+        if let Err(e) = self.store.finish_run(self.job_file.run_id, &f).await {
+            tracing::error!("cannot record the end of run {}: {e}", self.job_file.run_id);
+        }
+    }
+}
+
+pub fn humantime(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+    }
+}
+
+/// Upstream entries of a job file.
+pub fn upstream_entry(home: &Home, job: &crate::plan::Job) -> UpstreamJob {
+    UpstreamJob {
+        job: job.id.clone(),
+        stage: job.stage.clone(),
+        kind: job.kind,
+        cache_key: job.cache_key.clone(),
+        point: job.point.clone(),
+        params: job.params.clone(),
+        artifact_dir: home.artifact_dir(&job.cache_key),
+    }
+}
