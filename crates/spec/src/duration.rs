@@ -7,7 +7,8 @@ pub const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
 /// Parses `1h30m`-style text: one or more `<digits><unit>` with units h, m, s in that order.
 pub fn parse_duration_text(s: &str) -> Result<Duration, String> {
-    let expected = "expected a duration such as \"90s\", \"30m\", \"2h\" or \"1h30m\", or a number of seconds";
+    let expected =
+        "expected a duration such as \"90s\", \"30m\", \"2h\" or \"1h30m\", or a number of seconds";
     let mut total: u64 = 0;
     let mut digits = String::new();
     let mut last_unit = 0usize; // index into "hms" + 1 of the last unit seen; units must descend
@@ -26,7 +27,9 @@ pub fn parse_duration_text(s: &str) -> Result<Duration, String> {
         if digits.is_empty() || rank <= last_unit {
             return Err(format!("{expected}; found {:?}", s));
         }
-        let n: u64 = digits.parse().map_err(|_| format!("{expected}; found {:?}", s))?;
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{expected}; found {:?}", s))?;
         total = n
             .checked_mul(secs)
             .and_then(|v| total.checked_add(v))
@@ -44,10 +47,14 @@ pub fn parse_duration_text(s: &str) -> Result<Duration, String> {
 /// Checks a number of seconds: positive and at most a year.
 pub fn seconds(secs: f64) -> Result<Duration, String> {
     if !secs.is_finite() || secs <= 0.0 {
-        return Err(format!("expected a timeout greater than 0 seconds, found {secs}"));
+        return Err(format!(
+            "expected a timeout greater than 0 seconds, found {secs}"
+        ));
     }
     if secs > MAX_TIMEOUT_SECS {
-        return Err(format!("timeout of {secs} seconds is too long; at most 365 days"));
+        return Err(format!(
+            "timeout of {secs} seconds is too long; at most 365 days"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -67,7 +74,19 @@ mod tests {
 
     #[test]
     fn rejected_forms() {
-        for bad in ["", "h", "5", "1m1h", "1x", "0s", "1.5h", "-5s", "1hh", "9999999h", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "h",
+            "5",
+            "1m1h",
+            "1x",
+            "0s",
+            "1.5h",
+            "-5s",
+            "1hh",
+            "9999999h",
+            "99999999999999999999s",
+        ] {
             assert!(parse_duration_text(bad).is_err(), "{bad}");
         }
     }

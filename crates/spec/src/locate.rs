@@ -21,7 +21,9 @@ fn find<'n>(node: &'n Node, path: &str) -> Option<&'n Node> {
     if let Some(rest) = path.strip_prefix('[') {
         let (idx, after) = rest.split_once(']')?;
         let i: usize = idx.parse().ok()?;
-        let Kind::Seq(items) = &node.kind else { return None };
+        let Kind::Seq(items) = &node.kind else {
+            return None;
+        };
         return find(items.get(i)?, strip_dot(after));
     }
     let entries = node.entries()?;

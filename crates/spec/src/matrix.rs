@@ -13,7 +13,10 @@ pub struct Point(pub Vec<(String, AxisValue)>);
 impl Point {
     /// `(axis, label)` pairs, as [`job_name`] takes them.
     pub fn labels(&self) -> Vec<(String, String)> {
-        self.0.iter().map(|(a, v)| (a.clone(), v.label.clone())).collect()
+        self.0
+            .iter()
+            .map(|(a, v)| (a.clone(), v.label.clone()))
+            .collect()
     }
 
     pub fn job_name(&self, stage: &StageName) -> JobId {
@@ -44,7 +47,9 @@ pub(crate) fn set_path(map: &mut Map<String, Value>, path: &[&str], value: Value
             map.insert((*last).to_string(), value);
         }
         [first, rest @ ..] => {
-            let slot = map.entry((*first).to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = map
+                .entry((*first).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }

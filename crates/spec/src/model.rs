@@ -59,7 +59,11 @@ pub struct Resources {
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { gpus: 0, cpus: 1, share_gpu: false }
+        Resources {
+            gpus: 0,
+            cpus: 1,
+            share_gpu: false,
+        }
     }
 }
 
@@ -85,7 +89,11 @@ pub struct AxisValue {
 impl AxisValue {
     /// A scalar value (not a mapping), labelled by its text.
     pub fn scalar(value: Value) -> AxisValue {
-        AxisValue { label: label_of(&value), value, extra: Map::new() }
+        AxisValue {
+            label: label_of(&value),
+            value,
+            extra: Map::new(),
+        }
     }
 }
 

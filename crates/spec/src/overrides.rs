@@ -8,9 +8,9 @@
 
 use crate::error::{did_you_mean, SpecError, SpecErrors};
 use crate::model::{Axis, AxisValue, Spec};
+use crate::parse::check_label;
 use crate::parse::keys::MAX_POINTS;
 use crate::parse::read::{is_ident, Ctx};
-use crate::parse::check_label;
 use crate::yaml;
 use ddmd_core::StageName;
 use serde_json::{Map, Value};
@@ -46,7 +46,13 @@ fn set_err(path: &str, message: impl Into<String>) -> SpecError {
 /// not split.
 pub fn parse_override(arg: &str) -> Result<Override, SpecError> {
     let Some((key, text)) = arg.split_once('=') else {
-        return Err(set_err("", format!("expected key=value (e.g. lr=0.1 or lr=0.1,0.01), found {:?}", arg)));
+        return Err(set_err(
+            "",
+            format!(
+                "expected key=value (e.g. lr=0.1 or lr=0.1,0.01), found {:?}",
+                arg
+            ),
+        ));
     };
     let path: Vec<String> = key.split('.').map(str::to_string).collect();
     if let Some(bad) = path.iter().find(|c| !is_ident(c, &['_', '-'])) {
@@ -56,7 +62,13 @@ pub fn parse_override(arg: &str) -> Result<Override, SpecError> {
         ));
     }
     if text.trim().is_empty() {
-        return Err(set_err(key, format!("missing value after '=' in {:?}; to set an empty string write {key}=\"''\"", arg)));
+        return Err(set_err(
+            key,
+            format!(
+                "missing value after '=' in {:?}; to set an empty string write {key}=\"''\"",
+                arg
+            ),
+        ));
     }
     let parts = split_values(text).map_err(|m| set_err(key, m))?;
     let mut values = Vec::new();
@@ -71,7 +83,11 @@ pub fn parse_override(arg: &str) -> Result<Override, SpecError> {
         }
         values.push(v);
     }
-    Ok(Override { raw: arg.to_string(), path, values })
+    Ok(Override {
+        raw: arg.to_string(),
+        path,
+        values,
+    })
 }
 
 /// Splits at commas outside quotes and brackets.
@@ -140,26 +156,40 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
     if let Some(stage) = spec.stages.get_mut(&StageName(first.clone())) {
         let rest: Vec<&str> = ov.path[1..].iter().map(String::as_str).collect();
         if rest.is_empty() {
-            return Err(set_err(&key, format!("'{first}' is a stage; expected {first}.<param>=value")));
+            return Err(set_err(
+                &key,
+                format!("'{first}' is a stage; expected {first}.<param>=value"),
+            ));
         }
         let pkey = rest.join(".");
         if stage.matrix.iter().any(|a| a.name == pkey) {
             return Err(axis_clash(&key, &pkey, &stage.name));
         }
+        if let Some(axis) = extra_holder(&stage.matrix, rest[0]) {
+            return Err(extra_clash(&key, rest[0], &axis, &stage.name));
+        }
         if ov.is_sweep() {
             add_axis(&mut stage.matrix, &pkey, &ov.values, &stage.name, &key)?;
         } else {
-            set_checked(&mut stage.params, &rest, ov.values[0].clone()).map_err(|m| set_err(&key, m))?;
+            set_checked(&mut stage.params, &rest, ov.values[0].clone())
+                .map_err(|m| set_err(&key, m))?;
         }
         return Ok(());
     }
 
-    let top_known = spec.defaults.contains_key(first) || spec.stages.values().any(|s| s.params.contains_key(first));
+    let top_known = spec.defaults.contains_key(first)
+        || spec.stages.values().any(|s| s.params.contains_key(first));
     if ov.path.len() > 1 && !top_known {
         let names: Vec<&str> = spec.stages.keys().map(|s| s.as_str()).collect();
         let hint = did_you_mean(first, names.iter().copied());
         if !hint.is_empty() {
-            return Err(set_err(&key, format!("unknown stage '{first}'{hint}; stages: {}", names.join(", "))));
+            return Err(set_err(
+                &key,
+                format!(
+                    "unknown stage '{first}'{hint}; stages: {}",
+                    names.join(", ")
+                ),
+            ));
         }
     }
     let path: Vec<&str> = ov.path.iter().map(String::as_str).collect();
@@ -172,11 +202,21 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
         }
         return Ok(());
     }
-    if let Some(stage) = spec.stages.values().find(|s| s.matrix.iter().any(|a| a.name == key)) {
+    if let Some(stage) = spec
+        .stages
+        .values()
+        .find(|s| s.matrix.iter().any(|a| a.name == key))
+    {
         return Err(axis_clash(&key, &key, &stage.name));
     }
+    for stage in spec.stages.values() {
+        if let Some(axis) = extra_holder(&stage.matrix, first) {
+            return Err(extra_clash(&key, first, &axis, &stage.name));
+        }
+    }
     let value = ov.values[0].clone();
-    set_checked(&mut spec.defaults, &path, value.clone()).map_err(|m| set_err(&key, format!("in defaults: {m}")))?;
+    set_checked(&mut spec.defaults, &path, value.clone())
+        .map_err(|m| set_err(&key, format!("in defaults: {m}")))?;
     for stage in spec.stages.values_mut() {
         if stage.params.contains_key(first) {
             set_checked(&mut stage.params, &path, value.clone())
@@ -193,16 +233,45 @@ fn axis_clash(key: &str, axis: &str, stage: &StageName) -> SpecError {
     )
 }
 
-fn add_axis(matrix: &mut Vec<Axis>, name: &str, values: &[Value], stage: &StageName, key: &str) -> Result<(), SpecError> {
+/// The axis whose mapping values set `param` (their extra keys win over params).
+fn extra_holder(matrix: &[Axis], param: &str) -> Option<String> {
+    matrix
+        .iter()
+        .find(|a| a.values.iter().any(|v| v.extra.contains_key(param)))
+        .map(|a| a.name.clone())
+}
+
+fn extra_clash(key: &str, param: &str, axis: &str, stage: &StageName) -> SpecError {
+    set_err(
+        key,
+        format!("'{param}' is set by the values of matrix axis '{axis}' of stage '{stage}', which would override this --set; change the matrix in the file instead"),
+    )
+}
+
+fn add_axis(
+    matrix: &mut Vec<Axis>,
+    name: &str,
+    values: &[Value],
+    stage: &StageName,
+    key: &str,
+) -> Result<(), SpecError> {
     let values: Vec<AxisValue> = values.iter().cloned().map(AxisValue::scalar).collect();
     for v in &values {
         check_label(&v.label).map_err(|m| set_err(key, m))?;
     }
-    let points = matrix.iter().try_fold(values.len(), |acc, a| acc.checked_mul(a.values.len()));
+    let points = matrix
+        .iter()
+        .try_fold(values.len(), |acc, a| acc.checked_mul(a.values.len()));
     if points.is_none_or(|n| n > MAX_POINTS) {
-        return Err(set_err(key, format!("the sweep would give stage '{stage}' more than {MAX_POINTS} points")));
+        return Err(set_err(
+            key,
+            format!("the sweep would give stage '{stage}' more than {MAX_POINTS} points"),
+        ));
     }
-    matrix.push(Axis { name: name.to_string(), values });
+    matrix.push(Axis {
+        name: name.to_string(),
+        values,
+    });
     Ok(())
 }
 
@@ -214,11 +283,17 @@ fn set_checked(map: &mut Map<String, Value>, path: &[&str], value: Value) -> Res
             cur.insert((*comp).to_string(), value);
             return Ok(());
         }
-        let slot = cur.entry((*comp).to_string()).or_insert_with(|| Value::Object(Map::new()));
+        let slot = cur
+            .entry((*comp).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
         cur = match slot {
             Value::Object(m) => m,
             other => {
-                return Err(format!("'{}' is {}, not a mapping", path[..=i].join("."), describe(other)));
+                return Err(format!(
+                    "'{}' is {}, not a mapping",
+                    path[..=i].join("."),
+                    describe(other)
+                ));
             }
         };
     }

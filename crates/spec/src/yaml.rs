@@ -72,7 +72,10 @@ impl Node {
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries()?.iter().find(|e| e.key == key).map(|e| &e.value)
+        self.entries()?
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
     }
 
     /// Number of nodes in this subtree (itself included).
@@ -107,7 +110,11 @@ pub fn fmt_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else if f.fract() == 0.0 && f.abs() < 1e16 {
         format!("{f:.1}")
     } else {
@@ -138,7 +145,10 @@ pub struct Parsed {
 
 fn pos_of(m: &Marker) -> Pos {
     // yaml-rust2 counts lines from 1 and columns from 0.
-    Pos { line: m.line(), col: m.col() + 1 }
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
 }
 
 /// Parses `text` as a single YAML document.
@@ -151,13 +161,26 @@ pub fn parse(text: &str) -> Parsed {
             None
         }
     };
-    Parsed { root, errors: b.errors }
+    Parsed {
+        root,
+        errors: b.errors,
+    }
 }
 
 /// An open collection while building.
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node> },
-    Map { pos: Pos, anchor: usize, entries: Vec<Entry>, key: Option<(String, Pos)>, seen: HashMap<String, Pos> },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Pos)>,
+        seen: HashMap<String, Pos>,
+    },
 }
 
 #[derive(Default)]
@@ -175,7 +198,9 @@ impl Builder {
         for f in &self.stack {
             match f {
                 Frame::Seq { items, .. } => p.push_str(&format!("[{}]", items.len())),
-                Frame::Map { key: Some((k, _)), .. } => {
+                Frame::Map {
+                    key: Some((k, _)), ..
+                } => {
                     if !p.is_empty() {
                         p.push('.');
                     }
@@ -188,7 +213,11 @@ impl Builder {
     }
 
     fn fatal(&self, pos: Pos, message: impl Into<String>) -> YamlError {
-        YamlError { pos: Some(pos), path: self.path(), message: message.into() }
+        YamlError {
+            pos: Some(pos),
+            path: self.path(),
+            message: message.into(),
+        }
     }
 
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
@@ -222,12 +251,14 @@ impl Builder {
                         return Err(YamlError {
                             pos: Some(pos),
                             path: String::new(),
-                            message: "expected a single YAML document, found a second one (`---`)".into(),
+                            message: "expected a single YAML document, found a second one (`---`)"
+                                .into(),
                         });
                     }
                 }
                 Event::Alias(id) => {
-                    let Some((node, size)) = self.anchors.get(&id).map(|(n, s)| (n.clone(), *s)) else {
+                    let Some((node, size)) = self.anchors.get(&id).map(|(n, s)| (n.clone(), *s))
+                    else {
                         return Err(self.fatal(pos, "alias to an unknown anchor"));
                     };
                     self.count(size, pos)?;
@@ -240,7 +271,10 @@ impl Builder {
                 Event::Scalar(value, style, anchor, tag) => {
                     self.count(1, pos)?;
                     let scalar = self.resolve(value, style, tag, pos);
-                    let node = Node { pos, kind: Kind::Scalar(scalar) };
+                    let node = Node {
+                        pos,
+                        kind: Kind::Scalar(scalar),
+                    };
                     if anchor > 0 {
                         self.anchors.insert(anchor, (node.clone(), 1));
                     }
@@ -250,22 +284,53 @@ impl Builder {
                 }
                 Event::SequenceStart(anchor, tag) => {
                     self.open(pos, tag.as_ref())?;
-                    self.stack.push(Frame::Seq { pos, anchor, items: Vec::new() });
+                    self.stack.push(Frame::Seq {
+                        pos,
+                        anchor,
+                        items: Vec::new(),
+                    });
                 }
                 Event::MappingStart(anchor, tag) => {
                     self.open(pos, tag.as_ref())?;
-                    self.stack.push(Frame::Map { pos, anchor, entries: Vec::new(), key: None, seen: HashMap::new() });
+                    self.stack.push(Frame::Map {
+                        pos,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                        seen: HashMap::new(),
+                    });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let node = match self.stack.pop() {
-                        Some(Frame::Seq { pos, anchor, items }) => (Node { pos, kind: Kind::Seq(items) }, anchor),
-                        Some(Frame::Map { pos, anchor, entries, .. }) => {
+                        Some(Frame::Seq { pos, anchor, items }) => (
+                            Node {
+                                pos,
+                                kind: Kind::Seq(items),
+                            },
+                            anchor,
+                        ),
+                        Some(Frame::Map {
+                            pos,
+                            anchor,
+                            entries,
+                            ..
+                        }) => {
                             // yaml-rust2 marks a block mapping at its first ':'; the first key
                             // is where a reader looks for "this mapping".
                             let pos = entries.first().map_or(pos, |e| e.key_pos.min(pos));
-                            (Node { pos, kind: Kind::Map(entries) }, anchor)
+                            (
+                                Node {
+                                    pos,
+                                    kind: Kind::Map(entries),
+                                },
+                                anchor,
+                            )
                         }
-                        None => return Err(self.fatal(pos, "invalid YAML: unbalanced end of collection")),
+                        None => {
+                            return Err(
+                                self.fatal(pos, "invalid YAML: unbalanced end of collection")
+                            )
+                        }
                     };
                     let (node, anchor) = node;
                     if anchor > 0 {
@@ -284,11 +349,21 @@ impl Builder {
     fn open(&mut self, pos: Pos, tag: Option<&Tag>) -> Result<(), YamlError> {
         self.count(1, pos)?;
         if self.stack.len() >= MAX_DEPTH {
-            return Err(self.fatal(pos, format!("nesting deeper than {MAX_DEPTH} levels; refusing to read further")));
+            return Err(self.fatal(
+                pos,
+                format!("nesting deeper than {MAX_DEPTH} levels; refusing to read further"),
+            ));
         }
         if let Some(t) = tag {
             let path = self.path();
-            self.errors.push(YamlError { pos: Some(pos), path, message: format!("unsupported YAML tag '{}{}' on a collection", t.handle, t.suffix) });
+            self.errors.push(YamlError {
+                pos: Some(pos),
+                path,
+                message: format!(
+                    "unsupported YAML tag '{}{}' on a collection",
+                    t.handle, t.suffix
+                ),
+            });
         }
         Ok(())
     }
@@ -302,18 +377,27 @@ impl Builder {
                 items.push(node);
                 Ok(None)
             }
-            Some(Frame::Map { entries, key, seen, .. }) => {
+            Some(Frame::Map {
+                entries, key, seen, ..
+            }) => {
                 match key.take() {
                     Some((k, key_pos)) => {
                         if let Some(first) = seen.get(&k) {
                             self.errors.push(YamlError {
                                 pos: Some(key_pos),
                                 path,
-                                message: format!("duplicate key '{k}' (first defined at line {}, column {})", first.line, first.col),
+                                message: format!(
+                                    "duplicate key '{k}' (first defined at line {}, column {})",
+                                    first.line, first.col
+                                ),
                             });
                         } else {
                             seen.insert(k.clone(), key_pos);
-                            entries.push(Entry { key: k, key_pos, value: node });
+                            entries.push(Entry {
+                                key: k,
+                                key_pos,
+                                value: node,
+                            });
                         }
                     }
                     None => {
@@ -323,7 +407,10 @@ impl Builder {
                                 self.errors.push(YamlError {
                                     pos: Some(node.pos),
                                     path: path.clone(),
-                                    message: format!("expected a plain key, found {} used as a key", node.describe()),
+                                    message: format!(
+                                        "expected a plain key, found {} used as a key",
+                                        node.describe()
+                                    ),
                                 });
                                 // Keep going with a key nobody can ask for.
                                 format!("\u{0}complex@{}:{}", node.pos.line, node.pos.col)
@@ -344,7 +431,13 @@ impl Builder {
         }
     }
 
-    fn resolve(&mut self, value: String, style: TScalarStyle, tag: Option<Tag>, pos: Pos) -> Scalar {
+    fn resolve(
+        &mut self,
+        value: String,
+        style: TScalarStyle,
+        tag: Option<Tag>,
+        pos: Pos,
+    ) -> Scalar {
         if let Some(t) = tag {
             let core = t.handle == "tag:yaml.org,2002:" || t.handle == "!!";
             match (core, t.suffix.as_str()) {
@@ -388,7 +481,9 @@ pub fn resolve_plain(v: String) -> Scalar {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "true" | "True" | "TRUE" => return Scalar::Bool(true),
         "false" | "False" | "FALSE" => return Scalar::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Scalar::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
         _ => {}

@@ -367,7 +367,11 @@ const CASES: &[(&str, &str, &str)] = &[
 
 /// 200 nested flow lists: deeper than the reader allows.
 fn deep() -> String {
-    format!("name: p\nstages:\n  a:\n    kind: judge\n    params:\n      x: {}{}\n", "[".repeat(200), "]".repeat(200))
+    format!(
+        "name: p\nstages:\n  a:\n    kind: judge\n    params:\n      x: {}{}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    )
 }
 
 fn run(text: &str) -> (String, Duration) {
@@ -375,7 +379,10 @@ fn run(text: &str) -> (String, Duration) {
     let out = match parse_str(Path::new("p.yaml"), text) {
         Ok(_) => "<accepted>".to_string(),
         Err(e) => {
-            assert!(!e.0.is_empty(), "an error result must hold at least one error");
+            assert!(
+                !e.0.is_empty(),
+                "an error result must hold at least one error"
+            );
             e.to_string()
         }
     };
@@ -384,27 +391,41 @@ fn run(text: &str) -> (String, Duration) {
 
 #[test]
 fn every_invalid_pipeline_gets_its_exact_errors_fast() {
-    assert!(CASES.len() >= 40, "the brief asks for at least 40 invalid pipelines");
+    assert!(
+        CASES.len() >= 40,
+        "the brief asks for at least 40 invalid pipelines"
+    );
     let mut failures = Vec::new();
     let mut actual = serde_json::Map::new();
     for (name, text, expected) in CASES {
-        let text = if *text == "DEEP" { deep() } else { text.to_string() };
+        let text = if *text == "DEEP" {
+            deep()
+        } else {
+            text.to_string()
+        };
         let (got, took) = run(&text);
         actual.insert(name.to_string(), serde_json::Value::String(got.clone()));
         if got != *expected {
-            failures.push(format!("{name}:\n  expected: {expected:?}\n  got:      {got:?}"));
+            failures.push(format!(
+                "{name}:\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
         }
         assert!(took < Duration::from_secs(1), "{name} took {took:?}");
     }
     if let Ok(p) = std::env::var("SPEC_CASES_DUMP") {
         let _ = std::fs::write(p, serde_json::Value::Object(actual).to_string());
     }
-    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 // ---- bad --set arguments ---------------------------------------------------------------
 
-const BASE: &str = "name: p\ndefaults: { lr: 0.1, data: { res: 16 } }\nstages:\n  train:\n    kind: command\n    matrix: { width: [8, 16] }\n    params: { run: \"true\", lr: 0.2 }\n  report: { kind: report, needs: train }\n";
+const BASE: &str = "name: p\ndefaults: { lr: 0.1, data: { res: 16 } }\nstages:\n  train:\n    kind: command\n    matrix: { width: [8, 16], terms: [ { name: t, ca: 1 } ] }\n    params: { run: \"true\", lr: 0.2 }\n  report: { kind: report, needs: train }\n";
 
 /// (arguments, every error expected).
 const SET_CASES: &[(&[&str], &str)] = &[
@@ -423,6 +444,8 @@ const SET_CASES: &[(&[&str], &str)] = &[
     (&["lr=1,2", "train.lr=3,4"], "--set: train.lr: 'lr' is already a matrix axis of stage 'train'; change the matrix (or its include/exclude) in the file instead"),
     (&["data.res.x=1"], "--set: data.res.x: in defaults: 'data.res' is the number 16, not a mapping"),
     (&["train.run.x=1"], "--set: train.run.x: 'run' is the string \"true\", not a mapping"),
+    (&["train.ca=2"], "--set: train.ca: 'ca' is set by the values of matrix axis 'terms' of stage 'train', which would override this --set; change the matrix in the file instead"),
+    (&["ca=2"], "--set: ca: 'ca' is set by the values of matrix axis 'terms' of stage 'train', which would override this --set; change the matrix in the file instead"),
     (&["opt=adam,'a,b'"], "--set: opt: matrix value \"a,b\" contains one of , = [ ] which delimit job names"),
 ];
 
@@ -453,8 +476,15 @@ fn bad_set_arguments_get_their_exact_errors() {
             },
         };
         if got != *expected {
-            failures.push(format!("{args:?}:\n  expected: {expected:?}\n  got:      {got:?}"));
+            failures.push(format!(
+                "{args:?}:\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

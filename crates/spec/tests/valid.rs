@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 fn parse(text: &str) -> Spec {
@@ -73,24 +75,52 @@ stages:
 fn design_example_parses_with_every_field() {
     let spec = parse(DESIGN);
     assert_eq!(spec.name, "decoupled-dmd-ablations");
-    assert_eq!(spec.description.as_deref(), Some("Seed tables on the embedded shapes world"));
-    assert_eq!(spec.defaults["data"], json!({"kind": "shapes", "resolution": 16, "objects": [1, 3]}));
+    assert_eq!(
+        spec.description.as_deref(),
+        Some("Seed tables on the embedded shapes world")
+    );
+    assert_eq!(
+        spec.defaults["data"],
+        json!({"kind": "shapes", "resolution": 16, "objects": [1, 3]})
+    );
     let order: Vec<&str> = spec.stages.keys().map(|s| s.as_str()).collect();
     assert_eq!(order, ["teacher", "judge", "distill", "evaluate", "report"]);
     let teacher = stage(&spec, "teacher");
     assert_eq!(teacher.kind, StageKind::Teacher);
-    assert_eq!(teacher.resources, Resources { gpus: 1, cpus: 1, share_gpu: false });
+    assert_eq!(
+        teacher.resources,
+        Resources {
+            gpus: 1,
+            cpus: 1,
+            share_gpu: false
+        }
+    );
     assert_eq!(teacher.params["lr"], json!(2.0e-4));
     let ev = stage(&spec, "evaluate");
-    assert_eq!(ev.needs, vec![StageName("distill".into()), StageName("judge".into())]);
+    assert_eq!(
+        ev.needs,
+        vec![StageName("distill".into()), StageName("judge".into())]
+    );
     assert!(!ev.fan_in);
     assert!(stage(&spec, "report").fan_in, "report fans in by default");
     let d = stage(&spec, "distill");
     assert_eq!(d.matrix.len(), 2);
     assert_eq!(d.matrix[0].values[1].label, "CA only");
     assert_eq!(d.matrix[0].values[1].value, json!("CA only"));
-    assert_eq!(d.matrix[0].values[1].extra, json!({"ca": 1.0, "dm": 0.0}).as_object().cloned().unwrap_or_default());
-    assert_eq!(d.exclude, vec![json!({"terms": "DM only", "schedule": "constrained"}).as_object().cloned().unwrap_or_default()]);
+    assert_eq!(
+        d.matrix[0].values[1].extra,
+        json!({"ca": 1.0, "dm": 0.0})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    );
+    assert_eq!(
+        d.exclude,
+        vec![json!({"terms": "DM only", "schedule": "constrained"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()]
+    );
     // sha256 of the text, hex.
     assert_eq!(spec.hash.len(), 64);
     assert_eq!(spec.text, DESIGN);
@@ -125,13 +155,57 @@ fn design_matrix_expands_in_axis_order_minus_exclude() {
     assert_eq!(params["alpha"], json!(4.0));
 }
 
+/// The example shipped in `pipelines/` (its commands are the lead's and may change): it
+/// loads, uses command stages only, and has a matrix stage, a fan-out and a fan-in stage.
 #[test]
-fn sweep_example_file_loads_and_expands() {
+fn sweep_example_file_loads() {
     let spec = match load(&repo_file("pipelines/sweep.yaml")) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
     assert!(spec.stages.values().all(|s| s.kind == StageKind::Command));
+    assert!(
+        spec.stages.values().any(|s| expand(s).len() > 1),
+        "a stage with a matrix"
+    );
+    assert!(
+        spec.stages
+            .values()
+            .any(|s| s.fan_in && !s.needs.is_empty()),
+        "a fan-in stage"
+    );
+    assert!(
+        spec.stages
+            .values()
+            .any(|s| !s.fan_in && !s.needs.is_empty()),
+        "a fan-out stage"
+    );
+}
+
+const GRID: &str = r#"
+name: grid
+stages:
+  prepare: { kind: command, params: { run: "true" } }
+  train:
+    kind: command
+    needs: prepare
+    matrix:
+      lr: [0.1, 0.01, 0.001]
+      width:
+        - { name: small, channels: 32 }
+        - { name: large, channels: 64 }
+    exclude:
+      - { lr: 0.1, width: large }
+    include:
+      - { lr: 0.0001, width: large }
+    retries: 1
+    timeout: 10m
+    params: { run: "echo {{ lr }}" }
+"#;
+
+#[test]
+fn grid_with_mapping_values_exclude_and_include() {
+    let spec = parse(GRID);
     assert_eq!(
         names(&spec, "train"),
         [
@@ -149,9 +223,10 @@ fn sweep_example_file_loads_and_expands() {
     assert_eq!(train.needs, vec![StageName("prepare".into())]);
     // The included point reuses the existing 'large' value, extras and all.
     let last = expand(train).pop().map(|p| p.0[1].1.extra.clone());
-    assert_eq!(last.and_then(|m| m.get("channels").cloned()), Some(json!(64)));
-    assert!(stage(&spec, "summary").fan_in);
-    assert!(!stage(&spec, "evaluate").fan_in);
+    assert_eq!(
+        last.and_then(|m| m.get("channels").cloned()),
+        Some(json!(64))
+    );
 }
 
 #[test]
@@ -176,7 +251,16 @@ stages:
 "#,
     );
     let s = stage(&spec, "s");
-    assert_eq!(names(&spec, "s"), ["s[a=1,b=x]", "s[a=2,b=x]", "s[a=3,b=z]", "s[b=w]", "s[a=big]"]);
+    assert_eq!(
+        names(&spec, "s"),
+        [
+            "s[a=1,b=x]",
+            "s[a=2,b=x]",
+            "s[a=3,b=z]",
+            "s[b=w]",
+            "s[a=big]"
+        ]
+    );
     let big = &expand(s)[4].0[0].1;
     assert_eq!(big.value, json!("big"));
     assert_eq!(big.extra.get("size"), Some(&json!(9)));
@@ -204,8 +288,14 @@ fn scalars_of_every_type_label_job_names() {
 fn job_name_forms() {
     let st = StageName("distill".into());
     assert_eq!(job_name(&st, &[]).0, "distill");
-    let p = [("terms".to_string(), "CA only".to_string()), ("schedule".to_string(), "hybrid".to_string())];
-    assert_eq!(job_name(&st, &p).0, "distill[terms=CA only,schedule=hybrid]");
+    let p = [
+        ("terms".to_string(), "CA only".to_string()),
+        ("schedule".to_string(), "hybrid".to_string()),
+    ];
+    assert_eq!(
+        job_name(&st, &p).0,
+        "distill[terms=CA only,schedule=hybrid]"
+    );
 }
 
 #[test]
@@ -215,12 +305,26 @@ fn fields_have_their_defaults_and_accept_shorthands() {
     );
     let a = stage(&spec, "a");
     assert_eq!((a.retries, a.timeout, a.fan_in), (0, None, false));
-    assert_eq!(a.resources, Resources { gpus: 0, cpus: 1, share_gpu: false });
+    assert_eq!(
+        a.resources,
+        Resources {
+            gpus: 0,
+            cpus: 1,
+            share_gpu: false
+        }
+    );
     let b = stage(&spec, "b");
     assert!(!b.fan_in);
     assert_eq!(b.needs, vec![StageName("a".into())]);
     assert_eq!(b.timeout, Some(Duration::from_secs(5400)));
-    assert_eq!(b.resources, Resources { gpus: 0, cpus: 4, share_gpu: true });
+    assert_eq!(
+        b.resources,
+        Resources {
+            gpus: 0,
+            cpus: 4,
+            share_gpu: true
+        }
+    );
     let c = stage(&spec, "c");
     assert!(c.needs.is_empty());
     assert_eq!(c.timeout, Some(Duration::from_millis(2500)));
@@ -232,7 +336,10 @@ fn executor_is_kept_as_written() {
     let spec = parse(
         "name: n\nexecutor: { kind: slurm, partition: gpu, extra: [\"--exclusive\"] }\nstages:\n  a: { kind: judge }\n",
     );
-    assert_eq!(spec.executor, Some(json!({"kind": "slurm", "partition": "gpu", "extra": ["--exclusive"]})));
+    assert_eq!(
+        spec.executor,
+        Some(json!({"kind": "slurm", "partition": "gpu", "extra": ["--exclusive"]}))
+    );
 }
 
 #[test]
@@ -318,7 +425,12 @@ fn unscoped_sweep_adds_an_axis_to_every_stage_that_does_not_fan_in() {
     assert_eq!(names(&spec, "prep"), ["prep[lr=0.1]", "prep[lr=0.01]"]);
     assert_eq!(
         names(&spec, "train"),
-        ["train[width=8,lr=0.1]", "train[width=8,lr=0.01]", "train[width=16,lr=0.1]", "train[width=16,lr=0.01]"]
+        [
+            "train[width=8,lr=0.1]",
+            "train[width=8,lr=0.01]",
+            "train[width=16,lr=0.1]",
+            "train[width=16,lr=0.01]"
+        ]
     );
     assert_eq!(names(&spec, "eval"), ["eval[lr=0.1]", "eval[lr=0.01]"]);
     assert_eq!(names(&spec, "report"), ["report"]);
@@ -354,7 +466,10 @@ fn later_override_wins() {
 fn location_points_at_values() {
     let spec = parse(DESIGN);
     assert_eq!(location(&spec, "stages.evaluate.needs[1]"), Some((29, 22)));
-    assert_eq!(location(&spec, "stages.distill.matrix.terms[1].name"), Some((22, 19)));
+    assert_eq!(
+        location(&spec, "stages.distill.matrix.terms[1].name"),
+        Some((22, 19))
+    );
     assert_eq!(location(&spec, "name"), Some((2, 7)));
     assert_eq!(location(&spec, "stages.nope"), None);
     assert_eq!(location(&spec, "stages.evaluate.needs[9]"), None);
@@ -363,20 +478,47 @@ fn location_points_at_values() {
 #[test]
 fn schema_lists_exactly_the_keys_the_parser_accepts() {
     let s = json_schema();
-    assert_eq!(s["$schema"], json!("https://json-schema.org/draft/2020-12/schema"));
+    assert_eq!(
+        s["$schema"],
+        json!("https://json-schema.org/draft/2020-12/schema")
+    );
     let keys = |v: &Value| -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
         k.sort();
         k
     };
-    assert_eq!(keys(&s["properties"]), ["defaults", "description", "executor", "name", "stages"]);
+    assert_eq!(
+        keys(&s["properties"]),
+        ["defaults", "description", "executor", "name", "stages"]
+    );
     let stage = &s["properties"]["stages"]["additionalProperties"];
     assert_eq!(
         keys(&stage["properties"]),
-        ["exclude", "fan_in", "include", "inputs", "kind", "matrix", "needs", "params", "resources", "retries", "timeout"]
+        [
+            "exclude",
+            "fan_in",
+            "include",
+            "inputs",
+            "kind",
+            "matrix",
+            "needs",
+            "params",
+            "resources",
+            "retries",
+            "timeout"
+        ]
     );
-    assert_eq!(stage["properties"]["kind"]["enum"], json!(["teacher", "judge", "distill", "evaluate", "report", "command"]));
-    assert_eq!(stage["properties"]["resources"]["properties"]["gpus"]["maximum"], json!(64));
+    assert_eq!(
+        stage["properties"]["kind"]["enum"],
+        json!(["teacher", "judge", "distill", "evaluate", "report", "command"])
+    );
+    assert_eq!(
+        stage["properties"]["resources"]["properties"]["gpus"]["maximum"],
+        json!(64)
+    );
     assert_eq!(s["additionalProperties"], json!(false));
     assert_eq!(stage["additionalProperties"], json!(false));
     // Every key the schema names is accepted by the parser (an unknown key would fail).
@@ -391,7 +533,10 @@ fn missing_file_is_one_error_without_position() {
         Err(e) => e,
         Ok(_) => panic!("loaded a missing file"),
     };
-    assert_eq!(err.to_string(), "/nonexistent/dir/p.yaml: cannot read the pipeline file: no such file");
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/dir/p.yaml: cannot read the pipeline file: no such file"
+    );
 }
 
 #[test]
@@ -405,5 +550,8 @@ fn invalid_utf8_file_reports_the_byte_position() {
     let err = err.unwrap_or_default();
     assert_eq!(err.len(), 1);
     assert_eq!((err[0].line, err[0].column), (Some(3), Some(3)));
-    assert_eq!(err[0].message, "invalid UTF-8 (byte 0xC3); a pipeline file must be UTF-8 text");
+    assert_eq!(
+        err[0].message,
+        "invalid UTF-8 (byte 0xC3); a pipeline file must be UTF-8 text"
+    );
 }

@@ -7,7 +7,11 @@ use std::collections::HashMap;
 /// Reports every cycle of `needs` once, as `a -> b -> a`, at the edge that leaves the
 /// cycle's first stage in file order.
 pub fn check_cycles(ctx: &mut Ctx, stages: &[(String, Vec<NeedRef>)]) {
-    let index: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
     // 0 = unvisited, 1 = on the current path, 2 = done.
     let mut state = vec![0u8; stages.len()];
     for start in 0..stages.len() {
@@ -26,7 +30,9 @@ pub fn check_cycles(ctx: &mut Ctx, stages: &[(String, Vec<NeedRef>)]) {
             }
             let need = &needs[*edge];
             *edge += 1;
-            let Some(&next) = index.get(need.stage.as_str()) else { continue };
+            let Some(&next) = index.get(need.stage.as_str()) else {
+                continue;
+            };
             match state[next] {
                 0 => {
                     state[next] = 1;
@@ -36,7 +42,10 @@ pub fn check_cycles(ctx: &mut Ctx, stages: &[(String, Vec<NeedRef>)]) {
                     let from = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
                     let members: Vec<usize> = stack[from..].iter().map(|(n, _)| *n).collect();
                     // Name the cycle from its stage that comes first in the file.
-                    let first = members.iter().position(|m| *m == *members.iter().min().unwrap_or(&next)).unwrap_or(0);
+                    let first = members
+                        .iter()
+                        .position(|m| *m == *members.iter().min().unwrap_or(&next))
+                        .unwrap_or(0);
                     let mut names: Vec<&str> = (0..members.len())
                         .map(|i| stages[members[(first + i) % members.len()]].0.as_str())
                         .collect();
@@ -48,7 +57,11 @@ pub fn check_cycles(ctx: &mut Ctx, stages: &[(String, Vec<NeedRef>)]) {
                         Some(r) => (r.pos, r.path.clone()),
                         None => (need.pos, need.path.clone()),
                     };
-                    ctx.err(pos, &path, format!("needs form a cycle: {}", names.join(" -> ")));
+                    ctx.err(
+                        pos,
+                        &path,
+                        format!("needs form a cycle: {}", names.join(" -> ")),
+                    );
                 }
                 _ => {}
             }

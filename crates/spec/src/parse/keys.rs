@@ -2,7 +2,17 @@
 
 pub const TOP_KEYS: &[&str] = &["name", "description", "defaults", "stages", "executor"];
 pub const STAGE_KEYS: &[&str] = &[
-    "kind", "needs", "resources", "matrix", "include", "exclude", "fan_in", "params", "retries", "timeout", "inputs",
+    "kind",
+    "needs",
+    "resources",
+    "matrix",
+    "include",
+    "exclude",
+    "fan_in",
+    "params",
+    "retries",
+    "timeout",
+    "inputs",
 ];
 pub const RESOURCE_KEYS: &[&str] = &["gpus", "cpus", "share_gpu"];
 pub const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "account", "qos", "extra"];

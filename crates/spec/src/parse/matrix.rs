@@ -17,9 +17,15 @@ pub fn matrix(ctx: &mut Ctx, node: &Node, path: &str) -> Option<(Vec<Axis>, Poin
         None => Some(Vec::new()),
         Some(n) => axes(ctx, n, &join(path, "matrix")),
     };
-    let include = opt(node, "include").map(|n| points(ctx, n, &join(path, "include"), axes.as_deref(), false));
-    let exclude = opt(node, "exclude").map(|n| points(ctx, n, &join(path, "exclude"), axes.as_deref(), true));
-    Some((axes?, include.unwrap_or(Some(Vec::new()))?, exclude.unwrap_or(Some(Vec::new()))?))
+    let include = opt(node, "include")
+        .map(|n| points(ctx, n, &join(path, "include"), axes.as_deref(), false));
+    let exclude =
+        opt(node, "exclude").map(|n| points(ctx, n, &join(path, "exclude"), axes.as_deref(), true));
+    Some((
+        axes?,
+        include.unwrap_or(Some(Vec::new()))?,
+        exclude.unwrap_or(Some(Vec::new()))?,
+    ))
 }
 
 fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
@@ -30,16 +36,31 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
     for e in entries {
         let p = join(path, &e.key);
         if !is_ident(&e.key, AXIS_NAME_EXTRA) {
-            ctx.err(e.key_pos, &p, format!("invalid axis name {:?}; use letters, digits, '_', '.' and '-'", e.key));
+            ctx.err(
+                e.key_pos,
+                &p,
+                format!(
+                    "invalid axis name {:?}; use letters, digits, '_', '.' and '-'",
+                    e.key
+                ),
+            );
             ok = false;
             continue;
         }
-        let Some(items) = ctx.seq(&e.value, &p, &format!("a list of values for axis '{}'", e.key)) else {
+        let Some(items) = ctx.seq(
+            &e.value,
+            &p,
+            &format!("a list of values for axis '{}'", e.key),
+        ) else {
             ok = false;
             continue;
         };
         if items.is_empty() {
-            ctx.err(e.value.pos, &p, format!("axis '{}' has no values; expected a non-empty list", e.key));
+            ctx.err(
+                e.value.pos,
+                &p,
+                format!("axis '{}' has no values; expected a non-empty list", e.key),
+            );
             ok = false;
             continue;
         }
@@ -53,22 +74,38 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
             };
             if let Some(first) = seen.get(&v.label) {
                 let (l, c) = (first.line, first.col);
-                ctx.err(item.pos, &ip, format!("duplicate value {:?} in axis '{}' (first at line {l}, column {c})", v.label, e.key));
+                ctx.err(
+                    item.pos,
+                    &ip,
+                    format!(
+                        "duplicate value {:?} in axis '{}' (first at line {l}, column {c})",
+                        v.label, e.key
+                    ),
+                );
                 ok = false;
                 continue;
             }
             seen.insert(v.label.clone(), item.pos);
             values.push(v);
         }
-        out.push(Axis { name: e.key.clone(), values });
+        out.push(Axis {
+            name: e.key.clone(),
+            values,
+        });
     }
     if ok {
-        let points = out.iter().try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
+        let points = out
+            .iter()
+            .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
         match points {
             Some(n) if n <= MAX_POINTS => {}
             _ => {
                 let shown = points.map_or("too many".to_string(), |n| n.to_string());
-                ctx.err(node.pos, path, format!("the matrix has {shown} points; at most {MAX_POINTS} are allowed"));
+                ctx.err(
+                    node.pos,
+                    path,
+                    format!("the matrix has {shown} points; at most {MAX_POINTS} are allowed"),
+                );
                 ok = false;
             }
         }
@@ -77,40 +114,75 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
 }
 
 /// One matrix value: a scalar, or a mapping with `name` whose other keys are extra params.
-fn axis_value_node(ctx: &mut Ctx, node: &Node, path: &str, axis_names: &[&str]) -> Option<AxisValue> {
+fn axis_value_node(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    axis_names: &[&str],
+) -> Option<AxisValue> {
     match &node.kind {
         Kind::Scalar(Scalar::Null) | Kind::Seq(_) => {
-            ctx.err(node.pos, path, format!("expected a scalar or a mapping with a 'name' key, found {}", node.describe()));
+            ctx.err(
+                node.pos,
+                path,
+                format!(
+                    "expected a scalar or a mapping with a 'name' key, found {}",
+                    node.describe()
+                ),
+            );
             None
         }
         Kind::Scalar(_) => {
             let v = AxisValue::scalar(ctx.json(node, path));
-            check_label(&v.label).map_err(|m| ctx.err(node.pos, path, m)).ok()?;
+            check_label(&v.label)
+                .map_err(|m| ctx.err(node.pos, path, m))
+                .ok()?;
             Some(v)
         }
         Kind::Map(entries) => {
             let Some(name) = node.get("name") else {
-                ctx.err(node.pos, path, "a matrix value that is a mapping needs a 'name' key (its label in job names)");
+                ctx.err(
+                    node.pos,
+                    path,
+                    "a matrix value that is a mapping needs a 'name' key (its label in job names)",
+                );
                 return None;
             };
             let np = join(path, "name");
             if !matches!(&name.kind, Kind::Scalar(s) if *s != Scalar::Null) {
-                ctx.err(name.pos, &np, format!("expected a scalar name, found {}", name.describe()));
+                ctx.err(
+                    name.pos,
+                    &np,
+                    format!("expected a scalar name, found {}", name.describe()),
+                );
                 return None;
             }
             let value = ctx.json(name, &np);
             let label = label_of(&value);
-            check_label(&label).map_err(|m| ctx.err(name.pos, &np, m)).ok()?;
+            check_label(&label)
+                .map_err(|m| ctx.err(name.pos, &np, m))
+                .ok()?;
             let mut extra = Map::new();
             let mut ok = true;
             for e in entries.iter().filter(|e| e.key != "name") {
                 if axis_names.contains(&e.key.as_str()) {
-                    ctx.err(e.key_pos, &join(path, &e.key), format!("key '{}' collides with the matrix axis of the same name", e.key));
+                    ctx.err(
+                        e.key_pos,
+                        &join(path, &e.key),
+                        format!(
+                            "key '{}' collides with the matrix axis of the same name",
+                            e.key
+                        ),
+                    );
                     ok = false;
                 }
                 extra.insert(e.key.clone(), ctx.json(&e.value, &join(path, &e.key)));
             }
-            ok.then_some(AxisValue { label, value, extra })
+            ok.then_some(AxisValue {
+                label,
+                value,
+                extra,
+            })
         }
     }
 }
@@ -121,7 +193,10 @@ pub(crate) fn check_label(label: &str) -> Result<(), String> {
         return Err("a matrix value cannot be the empty string (it labels job names)".into());
     }
     if label.contains(LABEL_FORBIDDEN) {
-        return Err(format!("matrix value {:?} contains one of , = [ ] which delimit job names", label));
+        return Err(format!(
+            "matrix value {:?} contains one of , = [ ] which delimit job names",
+            label
+        ));
     }
     Ok(())
 }
@@ -143,16 +218,30 @@ pub(crate) fn axis_value(axis: &Axis, v: &Value) -> AxisValue {
         Value::Object(m) => AxisValue {
             label,
             value: m.get("name").cloned().unwrap_or(Value::Null),
-            extra: m.iter().filter(|(k, _)| *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect(),
+            extra: m
+                .iter()
+                .filter(|(k, _)| *k != "name")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         },
         other => AxisValue::scalar(other.clone()),
     }
 }
 
 /// `include` (new points may bring new values) or `exclude` (values must exist).
-fn points(ctx: &mut Ctx, node: &Node, path: &str, axes: Option<&[Axis]>, exclude: bool) -> Option<Points> {
+fn points(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    axes: Option<&[Axis]>,
+    exclude: bool,
+) -> Option<Points> {
     let what = if exclude { "exclude" } else { "include" };
-    let items = ctx.seq(node, path, &format!("a list of mappings (axis: value) for {what}"))?;
+    let items = ctx.seq(
+        node,
+        path,
+        &format!("a list of mappings (axis: value) for {what}"),
+    )?;
     let mut out = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
@@ -162,7 +251,11 @@ fn points(ctx: &mut Ctx, node: &Node, path: &str, axes: Option<&[Axis]>, exclude
             continue;
         };
         if entries.is_empty() {
-            ctx.err(item.pos, &ip, format!("an {what} entry needs at least one axis: value"));
+            ctx.err(
+                item.pos,
+                &ip,
+                format!("an {what} entry needs at least one axis: value"),
+            );
             ok = false;
             continue;
         }
@@ -180,7 +273,11 @@ fn points(ctx: &mut Ctx, node: &Node, path: &str, axes: Option<&[Axis]>, exclude
                     format!("unknown axis '{}': this stage has no matrix", e.key)
                 } else {
                     let hint = did_you_mean(&e.key, names.iter().copied());
-                    format!("unknown axis '{}'{hint}; axes of this stage: {}", e.key, names.join(", "))
+                    format!(
+                        "unknown axis '{}'{hint}; axes of this stage: {}",
+                        e.key,
+                        names.join(", ")
+                    )
                 };
                 ctx.err(e.key_pos, &ep, msg);
                 ok = false;
@@ -197,7 +294,12 @@ fn points(ctx: &mut Ctx, node: &Node, path: &str, axes: Option<&[Axis]>, exclude
                     ctx.err(
                         e.value.pos,
                         &ep,
-                        format!("{:?} is not a value of axis '{}'{hint}; its values: {}", v.label, axis.name, labels.join(", ")),
+                        format!(
+                            "{:?} is not a value of axis '{}'{hint}; its values: {}",
+                            v.label,
+                            axis.name,
+                            labels.join(", ")
+                        ),
                     );
                     ok = false;
                     continue;

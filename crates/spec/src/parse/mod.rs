@@ -25,7 +25,12 @@ pub fn load(path: &Path) -> Result<Spec, SpecErrors> {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             _ => e.to_string(),
         };
-        SpecError::new(path, None, "", format!("cannot read the pipeline file: {what}"))
+        SpecError::new(
+            path,
+            None,
+            "",
+            format!("cannot read the pipeline file: {what}"),
+        )
     })?;
     let text = text::decode(path, &bytes)?;
     parse_str(path, &text)
@@ -69,7 +74,8 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Spec, SpecErrors> {
         _ => {
             if ctx.errors.is_empty() {
                 // Every path that returns None records an error; keep the promise regardless.
-                ctx.errors.push(SpecError::new(file, None, "", "invalid pipeline"));
+                ctx.errors
+                    .push(SpecError::new(file, None, "", "invalid pipeline"));
             }
             Err(SpecErrors::sorted(ctx.errors))
         }

@@ -24,18 +24,26 @@ pub fn join(parent: &str, key: &str) -> String {
 
 impl Ctx {
     pub fn new(file: &Path) -> Self {
-        Ctx { file: file.to_path_buf(), errors: Vec::new() }
+        Ctx {
+            file: file.to_path_buf(),
+            errors: Vec::new(),
+        }
     }
 
     pub fn err(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.errors.push(SpecError::new(&self.file, Some(pos.pair()), path, message));
+        self.errors
+            .push(SpecError::new(&self.file, Some(pos.pair()), path, message));
     }
 
     pub fn map<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Entry]> {
         match &node.kind {
             Kind::Map(e) => Some(e),
             _ => {
-                self.err(node.pos, path, format!("expected a mapping, found {}", node.describe()));
+                self.err(
+                    node.pos,
+                    path,
+                    format!("expected a mapping, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -45,7 +53,11 @@ impl Ctx {
         match &node.kind {
             Kind::Seq(items) => Some(items),
             _ => {
-                self.err(node.pos, path, format!("expected {what}, found {}", node.describe()));
+                self.err(
+                    node.pos,
+                    path,
+                    format!("expected {what}, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -59,7 +71,11 @@ impl Ctx {
                 self.err(
                     e.key_pos,
                     &join(path, &e.key),
-                    format!("unknown key '{}' in {what}{hint}; allowed keys: {}", e.key, allowed.join(", ")),
+                    format!(
+                        "unknown key '{}' in {what}{hint}; allowed keys: {}",
+                        e.key,
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -69,7 +85,11 @@ impl Ctx {
         match &node.kind {
             Kind::Scalar(Scalar::Str(s)) => Some(s.clone()),
             _ => {
-                self.err(node.pos, path, format!("expected a string, found {}", node.describe()));
+                self.err(
+                    node.pos,
+                    path,
+                    format!("expected a string, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -79,7 +99,11 @@ impl Ctx {
         match &node.kind {
             Kind::Scalar(Scalar::Bool(b)) => Some(*b),
             _ => {
-                self.err(node.pos, path, format!("expected true or false, found {}", node.describe()));
+                self.err(
+                    node.pos,
+                    path,
+                    format!("expected true or false, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -98,7 +122,10 @@ impl Ctx {
                 self.err(
                     node.pos,
                     path,
-                    format!("expected a whole number from {min} to {max}, found {}", node.describe()),
+                    format!(
+                        "expected a whole number from {min} to {max}, found {}",
+                        node.describe()
+                    ),
                 );
                 None
             }
@@ -121,24 +148,40 @@ impl Ctx {
                 Scalar::Float(f) => match Number::from_f64(*f) {
                     Some(n) => Value::Number(n),
                     None => {
-                        self.err(node.pos, path, format!("{} is not a finite number; parameters must be finite", fmt_float(*f)));
+                        self.err(
+                            node.pos,
+                            path,
+                            format!(
+                                "{} is not a finite number; parameters must be finite",
+                                fmt_float(*f)
+                            ),
+                        );
                         Value::Null
                     }
                 },
             },
-            Kind::Seq(items) => {
-                Value::Array(items.iter().enumerate().map(|(i, n)| self.json(n, &format!("{path}[{i}]"))).collect())
-            }
+            Kind::Seq(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| self.json(n, &format!("{path}[{i}]")))
+                    .collect(),
+            ),
             Kind::Map(entries) => Value::Object(self.json_map(entries, path)),
         }
     }
 
     pub fn json_map(&mut self, entries: &[Entry], path: &str) -> Map<String, Value> {
-        entries.iter().map(|e| (e.key.clone(), self.json(&e.value, &join(path, &e.key)))).collect()
+        entries
+            .iter()
+            .map(|e| (e.key.clone(), self.json(&e.value, &join(path, &e.key))))
+            .collect()
     }
 }
 
 /// Whether `s` is non-empty and made of `[A-Za-z0-9]` and the given extra characters.
 pub fn is_ident(s: &str, extra: &[char]) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
 }

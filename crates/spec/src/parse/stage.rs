@@ -20,7 +20,13 @@ pub struct NeedRef {
 }
 
 /// Validates one stage; `names` are all stage names of the file (for `needs`).
-pub fn stage(ctx: &mut Ctx, name: &str, node: &Node, path: &str, names: &[&str]) -> Option<(Stage, Vec<NeedRef>)> {
+pub fn stage(
+    ctx: &mut Ctx,
+    name: &str,
+    node: &Node,
+    path: &str,
+    names: &[&str],
+) -> Option<(Stage, Vec<NeedRef>)> {
     let entries = ctx.map(node, path)?;
     ctx.only_keys(entries, STAGE_KEYS, path, &format!("stage '{name}'"));
 
@@ -36,7 +42,9 @@ pub fn stage(ctx: &mut Ctx, name: &str, node: &Node, path: &str, names: &[&str])
     let fan_in = opt(node, "fan_in").map(|n| ctx.boolean(n, &join(path, "fan_in")));
     let params = match opt(node, "params") {
         None => Some(Map::new()),
-        Some(n) => ctx.map(n, &join(path, "params")).map(|e| ctx.json_map(e, &join(path, "params"))),
+        Some(n) => ctx
+            .map(n, &join(path, "params"))
+            .map(|e| ctx.json_map(e, &join(path, "params"))),
     };
     let retries = match opt(node, "retries") {
         None => Some(0),
@@ -85,7 +93,14 @@ fn kind(ctx: &mut Ctx, node: &Node, path: &str) -> Option<StageKind> {
     let kinds: Vec<&str> = StageKind::ALL.iter().map(|k| k.as_str()).collect();
     let p = join(path, "kind");
     let Some(n) = node.get("kind") else {
-        ctx.err(node.pos, &p, format!("missing required key 'kind'; expected one of: {}", kinds.join(", ")));
+        ctx.err(
+            node.pos,
+            &p,
+            format!(
+                "missing required key 'kind'; expected one of: {}",
+                kinds.join(", ")
+            ),
+        );
         return None;
     };
     let s = ctx.string(n, &p)?;
@@ -93,19 +108,44 @@ fn kind(ctx: &mut Ctx, node: &Node, path: &str) -> Option<StageKind> {
         Some(k) => Some(k),
         None => {
             let hint = did_you_mean(&s, kinds.iter().copied());
-            ctx.err(n.pos, &p, format!("unknown stage kind {:?}{hint}; expected one of: {}", s, kinds.join(", ")));
+            ctx.err(
+                n.pos,
+                &p,
+                format!(
+                    "unknown stage kind {:?}{hint}; expected one of: {}",
+                    s,
+                    kinds.join(", ")
+                ),
+            );
             None
         }
     }
 }
 
-fn needs(ctx: &mut Ctx, me: &str, node: &Node, path: &str, names: &[&str]) -> Option<(Vec<StageName>, Vec<NeedRef>)> {
+fn needs(
+    ctx: &mut Ctx,
+    me: &str,
+    node: &Node,
+    path: &str,
+    names: &[&str],
+) -> Option<(Vec<StageName>, Vec<NeedRef>)> {
     // A single string is shorthand for a list of one.
     let items: Vec<(&Node, String)> = match &node.kind {
         Kind::Scalar(Scalar::Str(_)) => vec![(node, path.to_string())],
-        Kind::Seq(items) => items.iter().enumerate().map(|(i, n)| (n, format!("{path}[{i}]"))).collect(),
+        Kind::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n, format!("{path}[{i}]")))
+            .collect(),
         _ => {
-            ctx.err(node.pos, path, format!("expected a stage name or a list of stage names, found {}", node.describe()));
+            ctx.err(
+                node.pos,
+                path,
+                format!(
+                    "expected a stage name or a list of stage names, found {}",
+                    node.describe()
+                ),
+            );
             return None;
         }
     };
@@ -122,13 +162,25 @@ fn needs(ctx: &mut Ctx, me: &str, node: &Node, path: &str, names: &[&str]) -> Op
             ok = false;
         } else if !names.contains(&s.as_str()) {
             let hint = did_you_mean(&s, names.iter().copied().filter(|n| *n != me));
-            ctx.err(n.pos, &p, format!("unknown stage {:?}{hint}; stages in this file: {}", s, names.join(", ")));
+            ctx.err(
+                n.pos,
+                &p,
+                format!(
+                    "unknown stage {:?}{hint}; stages in this file: {}",
+                    s,
+                    names.join(", ")
+                ),
+            );
             ok = false;
         } else if out.iter().any(|x| x.0 == s) {
             ctx.err(n.pos, &p, format!("stage '{s}' is listed twice in needs"));
             ok = false;
         } else {
-            refs.push(NeedRef { stage: s.clone(), pos: n.pos, path: p });
+            refs.push(NeedRef {
+                stage: s.clone(),
+                pos: n.pos,
+                path: p,
+            });
             out.push(StageName(s));
         }
     }
@@ -179,7 +231,11 @@ fn timeout(ctx: &mut Ctx, node: &Node, path: &str) -> Option<std::time::Duration
 fn inputs(ctx: &mut Ctx, node: &Node, path: &str, kind: Option<StageKind>) -> Option<Vec<PathBuf>> {
     let items = ctx.seq(node, path, "a list of file paths")?;
     if kind.is_some_and(|k| k != StageKind::Command) {
-        ctx.err(node.pos, path, "inputs are only for command stages (built-in stages know their inputs)");
+        ctx.err(
+            node.pos,
+            path,
+            "inputs are only for command stages (built-in stages know their inputs)",
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -204,15 +260,30 @@ fn check_run(ctx: &mut Ctx, node: &Node, params: &Map<String, serde_json::Value>
     let run_node = node.get("params").and_then(|n| n.get("run"));
     match (params.get("run"), run_node) {
         (Some(serde_json::Value::String(s)), Some(n)) if s.trim().is_empty() => {
-            ctx.err(n.pos, &p, "expected the shell command to run, found an empty string");
+            ctx.err(
+                n.pos,
+                &p,
+                "expected the shell command to run, found an empty string",
+            );
         }
         (Some(serde_json::Value::String(_)), _) => {}
         (_, Some(n)) => {
-            ctx.err(n.pos, &p, format!("expected a string (the shell command to run), found {}", n.describe()));
+            ctx.err(
+                n.pos,
+                &p,
+                format!(
+                    "expected a string (the shell command to run), found {}",
+                    n.describe()
+                ),
+            );
         }
         (_, None) => {
             let at = node.get("params").map_or(node.pos, |n| n.pos);
-            ctx.err(at, &p, "a command stage needs params.run, the shell command to run");
+            ctx.err(
+                at,
+                &p,
+                "a command stage needs params.run, the shell command to run",
+            );
         }
     }
 }

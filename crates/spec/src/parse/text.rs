@@ -25,7 +25,10 @@ pub fn decode(file: &Path, bytes: &[u8]) -> Result<String, SpecError> {
                 file,
                 Some(pos),
                 "",
-                format!("invalid UTF-8 (byte 0x{:02X}); a pipeline file must be UTF-8 text", bytes[at]),
+                format!(
+                    "invalid UTF-8 (byte 0x{:02X}); a pipeline file must be UTF-8 text",
+                    bytes[at]
+                ),
             ))
         }
     }
@@ -33,7 +36,9 @@ pub fn decode(file: &Path, bytes: &[u8]) -> Result<String, SpecError> {
 
 /// The first control character YAML does not allow (binary data), if any.
 pub fn find_binary(file: &Path, text: &str) -> Option<SpecError> {
-    let (at, c) = text.char_indices().find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))?;
+    let (at, c) = text
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))?;
     Some(SpecError::new(
         file,
         Some(line_col(text, at)),

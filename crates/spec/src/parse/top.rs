@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 /// The entry of `key` unless absent or null (an empty `key:` line counts as absent).
 pub fn opt<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
-    node.get(key).filter(|n| !matches!(n.kind, Kind::Scalar(Scalar::Null)))
+    node.get(key)
+        .filter(|n| !matches!(n.kind, Kind::Scalar(Scalar::Null)))
 }
 
 pub fn spec(ctx: &mut Ctx, root: &Node, text: &str, hash: String) -> Option<Spec> {
@@ -20,7 +21,10 @@ pub fn spec(ctx: &mut Ctx, root: &Node, text: &str, hash: String) -> Option<Spec
         ctx.err(
             root.pos,
             "",
-            format!("expected a mapping at the top of the file (with 'name' and 'stages'), found {}", root.describe()),
+            format!(
+                "expected a mapping at the top of the file (with 'name' and 'stages'), found {}",
+                root.describe()
+            ),
         );
         return None;
     };
@@ -28,14 +32,25 @@ pub fn spec(ctx: &mut Ctx, root: &Node, text: &str, hash: String) -> Option<Spec
 
     let name = match root.get("name") {
         None => {
-            ctx.err(root.pos, "name", "missing required key 'name' (the pipeline's name)");
+            ctx.err(
+                root.pos,
+                "name",
+                "missing required key 'name' (the pipeline's name)",
+            );
             None
         }
         Some(n) => ctx.string(n, "name").and_then(|s| {
             if is_ident(&s, PIPELINE_NAME_EXTRA) {
                 Some(s)
             } else {
-                ctx.err(n.pos, "name", format!("invalid pipeline name {:?}; use letters, digits, '_', '.' and '-'", s));
+                ctx.err(
+                    n.pos,
+                    "name",
+                    format!(
+                        "invalid pipeline name {:?}; use letters, digits, '_', '.' and '-'",
+                        s
+                    ),
+                );
                 None
             }
         }),
@@ -61,12 +76,20 @@ pub fn spec(ctx: &mut Ctx, root: &Node, text: &str, hash: String) -> Option<Spec
 
 fn stages(ctx: &mut Ctx, root: &Node) -> Option<IndexMap<StageName, crate::model::Stage>> {
     let Some(node) = root.get("stages") else {
-        ctx.err(root.pos, "stages", "missing required key 'stages' (a mapping of stage name to stage)");
+        ctx.err(
+            root.pos,
+            "stages",
+            "missing required key 'stages' (a mapping of stage name to stage)",
+        );
         return None;
     };
     let entries = ctx.map(node, "stages")?;
     if entries.is_empty() {
-        ctx.err(node.pos, "stages", "expected at least one stage, found an empty mapping");
+        ctx.err(
+            node.pos,
+            "stages",
+            "expected at least one stage, found an empty mapping",
+        );
         return None;
     }
     let names: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
@@ -76,7 +99,14 @@ fn stages(ctx: &mut Ctx, root: &Node) -> Option<IndexMap<StageName, crate::model
     for e in entries {
         let path = join("stages", &e.key);
         if !is_ident(&e.key, STAGE_NAME_EXTRA) {
-            ctx.err(e.key_pos, &path, format!("invalid stage name {:?}; use letters, digits, '_' and '-'", e.key));
+            ctx.err(
+                e.key_pos,
+                &path,
+                format!(
+                    "invalid stage name {:?}; use letters, digits, '_' and '-'",
+                    e.key
+                ),
+            );
             ok = false;
             continue;
         }
@@ -99,7 +129,14 @@ fn executor(ctx: &mut Ctx, node: &Node) -> Option<Value> {
         if let Some(s) = ctx.string(k, "executor.kind") {
             if !EXECUTOR_KINDS.contains(&s.as_str()) {
                 let hint = did_you_mean(&s, EXECUTOR_KINDS.iter().copied());
-                ctx.err(k.pos, "executor.kind", format!("unknown executor kind {:?}{hint}; expected one of: local, slurm", s));
+                ctx.err(
+                    k.pos,
+                    "executor.kind",
+                    format!(
+                        "unknown executor kind {:?}{hint}; expected one of: local, slurm",
+                        s
+                    ),
+                );
             }
         }
     }
@@ -109,7 +146,11 @@ fn executor(ctx: &mut Ctx, node: &Node) -> Option<Value> {
         }
     }
     if let Some(n) = opt(node, "extra") {
-        if let Some(items) = ctx.seq(n, "executor.extra", "a list of extra scheduler arguments (strings)") {
+        if let Some(items) = ctx.seq(
+            n,
+            "executor.extra",
+            "a list of extra scheduler arguments (strings)",
+        ) {
             for (i, it) in items.iter().enumerate() {
                 ctx.string(it, &format!("executor.extra[{i}]"));
             }
