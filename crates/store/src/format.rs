@@ -125,7 +125,10 @@ fn render_table(columns: &[String], rows: &[Vec<Cell>], count_footer: bool) -> S
     out.push_str(&rule.join("+"));
     out.push('\n');
     for row in rows {
-        line(&mut out, &mut row.iter().map(|c| (c.text.as_str(), c.right)));
+        line(
+            &mut out,
+            &mut row.iter().map(|c| (c.text.as_str(), c.right)),
+        );
     }
     if count_footer {
         let n = rows.len();
@@ -461,6 +464,9 @@ mod tests {
     #[test]
     fn format_names_parse() {
         assert_eq!("CSV".parse::<OutputFormat>(), Ok(OutputFormat::Csv));
-        assert!("xml".parse::<OutputFormat>().unwrap_err().contains("table, csv or json"));
+        assert!("xml"
+            .parse::<OutputFormat>()
+            .unwrap_err()
+            .contains("table, csv or json"));
     }
 }

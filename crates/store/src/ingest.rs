@@ -141,7 +141,9 @@ pub(crate) async fn ingest(
                 message,
             } if state == "unavailable" => unavailable.push((
                 key.as_str(),
-                message.as_deref().unwrap_or("unavailable (no reason given)"),
+                message
+                    .as_deref()
+                    .unwrap_or("unavailable (no reason given)"),
             )),
             other => others.push(OtherRow {
                 seq,

@@ -12,7 +12,9 @@ pub mod run_status {
     pub const CANCELLED: &str = "cancelled";
     pub const SKIPPED: &str = "skipped";
     pub const CACHED: &str = "cached";
-    pub const ALL: [&str; 7] = [QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, SKIPPED, CACHED];
+    pub const ALL: [&str; 7] = [
+        QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, SKIPPED, CACHED,
+    ];
     /// Left behind when an orchestrator dies while they were pending.
     pub const UNFINISHED: [&str; 2] = [QUEUED, RUNNING];
 }

@@ -63,6 +63,9 @@ mod tests {
     fn empty_and_scalar_tops() {
         assert!(flatten_params(&json!({})).is_empty());
         assert!(flatten_params(&Value::Null).is_empty());
-        assert_eq!(flatten_params(&json!(3)), vec![(String::new(), "3".to_string())]);
+        assert_eq!(
+            flatten_params(&json!(3)),
+            vec![(String::new(), "3".to_string())]
+        );
     }
 }

@@ -162,7 +162,11 @@ impl ReadStore {
     }
 
     /// `(step, value)` of one metric of a run, by step then seq; non-finite values as NaN / ±inf.
-    pub async fn metric_series(&self, run: RunId, key: &str) -> Result<Vec<(i64, f64)>, StoreError> {
+    pub async fn metric_series(
+        &self,
+        run: RunId,
+        key: &str,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
         let mut conn = self.conn.lock().await;
         let rows: Vec<(i64, Option<f64>, Option<String>)> = sqlx::query_as(
             "SELECT step, value, raw FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, seq",
@@ -192,7 +196,11 @@ impl ReadStore {
         // Prepare first: it yields the column names even when no row comes back, and it is
         // where the authorizer refuses writes.
         let columns: Vec<String> = match (&mut *conn).prepare(sql).await {
-            Ok(stmt) => stmt.columns().iter().map(|c| c.name().to_string()).collect(),
+            Ok(stmt) => stmt
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
             Err(e) => return Err(query_error(e)),
         };
         let rows = sqlx::query(sql)

@@ -283,7 +283,10 @@ impl Store {
     }
 
     /// The latest succeeded run with this cache key, if any.
-    pub async fn succeeded_run_for_key(&self, key: &CacheKey) -> Result<Option<RunRow>, StoreError> {
+    pub async fn succeeded_run_for_key(
+        &self,
+        key: &CacheKey,
+    ) -> Result<Option<RunRow>, StoreError> {
         let mut conn = self.conn.lock().await;
         let row = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE cache_key = ? AND status = 'succeeded' \

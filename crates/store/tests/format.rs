@@ -27,8 +27,10 @@ async fn csv_quotes_commas_quotes_and_newlines() {
 
 #[tokio::test]
 async fn json_keeps_sqlite_types_and_column_order() {
-    let res = q("SELECT 1 AS z, 2.5 AS a, 'text' AS m, NULL AS n, x'00ff' AS b, \
-                 9223372036854775807 AS big, 1e400 AS inf, 7 AS z")
+    let res = q(
+        "SELECT 1 AS z, 2.5 AS a, 'text' AS m, NULL AS n, x'00ff' AS b, \
+                 9223372036854775807 AS big, 1e400 AS inf, 7 AS z",
+    )
     .await;
     let out = format_query(&res, OutputFormat::Json);
     assert_eq!(

@@ -19,7 +19,14 @@ async fn reingesting_the_same_events_inserts_each_row_once() {
     let run = run(&f, "a").await;
     // More than one full statement (1024 rows) plus a ragged tail, and every event type.
     let mut events: Vec<_> = (0..2_500)
-        .map(|i| metric(i, ["loss", "acc"][i as usize % 2], i as i64 / 2, i as f64 * 0.5))
+        .map(|i| {
+            metric(
+                i,
+                ["loss", "acc"][i as usize % 2],
+                i as i64 / 2,
+                i as f64 * 0.5,
+            )
+        })
         .collect();
     events.push(ev(
         2_500,
@@ -151,11 +158,17 @@ async fn final_value_is_largest_step_then_latest_seq_whatever_the_arrival_order(
     // Batch 1 holds the largest step; batch 2 arrives later with smaller steps and must not
     // replace it; a tie on the step goes to the later seq.
     f.store
-        .ingest(run, &[metric(10, "fid", 100, 5.0), metric(11, "fid", 100, 4.0)])
+        .ingest(
+            run,
+            &[metric(10, "fid", 100, 5.0), metric(11, "fid", 100, 4.0)],
+        )
         .await
         .unwrap();
     f.store
-        .ingest(run, &[metric(3, "fid", 50, 9.0), metric(12, "fid", 20, 1.0)])
+        .ingest(
+            run,
+            &[metric(3, "fid", 50, 9.0), metric(12, "fid", 20, 1.0)],
+        )
         .await
         .unwrap();
     let r = ReadStore::open(&f.db).await.unwrap();
@@ -163,7 +176,14 @@ async fn final_value_is_largest_step_then_latest_seq_whatever_the_arrival_order(
         .query("select key, step, value from final_metrics")
         .await
         .unwrap();
-    assert_eq!(fm.rows, vec![vec![serde_json::json!("fid"), serde_json::json!(100), serde_json::json!(4.0)]]);
+    assert_eq!(
+        fm.rows,
+        vec![vec![
+            serde_json::json!("fid"),
+            serde_json::json!(100),
+            serde_json::json!(4.0)
+        ]]
+    );
 }
 
 #[tokio::test]
@@ -266,7 +286,10 @@ async fn a_failed_batch_leaves_nothing_behind() {
     // batch are not half-inserted.
     let err = f
         .store
-        .ingest(run, &[metric(0, "x", 0, 1.0), metric(u64::MAX, "x", 1, 2.0)])
+        .ingest(
+            run,
+            &[metric(0, "x", 0, 1.0), metric(u64::MAX, "x", 1, 2.0)],
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("does not fit"), "{err}");

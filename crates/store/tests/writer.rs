@@ -70,11 +70,7 @@ async fn insert_run_writes_the_row_and_flattened_params() {
 #[tokio::test]
 async fn run_life_cycle_and_cache_lookup() {
     let f = fixture().await;
-    let a = f
-        .store
-        .insert_run(&new_run(&f, "a", "k1"))
-        .await
-        .unwrap();
+    let a = f.store.insert_run(&new_run(&f, "a", "k1")).await.unwrap();
     let key = CacheKey("k1".into());
     assert!(f.store.succeeded_run_for_key(&key).await.unwrap().is_none());
     f.store
@@ -126,7 +122,12 @@ async fn run_life_cycle_and_cache_lookup() {
     assert_eq!(summary.rows[0][1], r#"{"fid":11.0}"#);
     // The cache lookup still returns the run that did the work.
     assert_eq!(
-        f.store.succeeded_run_for_key(&key).await.unwrap().unwrap().id,
+        f.store
+            .succeeded_run_for_key(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         b
     );
 
@@ -158,7 +159,10 @@ async fn unfinished_runs_and_crashed_invocations_are_found_after_a_restart() {
         .mark_running(running, &[0, 3], Some(4242), "/jobs/r", 1_002.0)
         .await
         .unwrap();
-    f.store.finish_run(done, &finish("succeeded")).await.unwrap();
+    f.store
+        .finish_run(done, &finish("succeeded"))
+        .await
+        .unwrap();
     // The orchestrator dies: no end_invocation. A new one opens the same file.
     let path = f.db.clone();
     f.store.close().await.unwrap();
@@ -168,7 +172,10 @@ async fn unfinished_runs_and_crashed_invocations_are_found_after_a_restart() {
     assert_eq!(ids, vec![queued, running]);
     assert_eq!(left[1].pgid, Some(4242));
     assert_eq!(left[1].devices, vec![0, 3]);
-    assert_eq!(store.running_invocations().await.unwrap(), vec![f.invocation]);
+    assert_eq!(
+        store.running_invocations().await.unwrap(),
+        vec![f.invocation]
+    );
     store.mark_invocation_crashed(f.invocation).await.unwrap();
     assert!(store.running_invocations().await.unwrap().is_empty());
     let r = ReadStore::open(&path).await.unwrap();
@@ -176,7 +183,10 @@ async fn unfinished_runs_and_crashed_invocations_are_found_after_a_restart() {
         .query("SELECT status, ended_at IS NOT NULL FROM invocations")
         .await
         .unwrap();
-    assert_eq!(inv.rows[0], vec![serde_json::json!("crashed"), serde_json::json!(1)]);
+    assert_eq!(
+        inv.rows[0],
+        vec![serde_json::json!("crashed"), serde_json::json!(1)]
+    );
 }
 
 #[tokio::test]

@@ -79,9 +79,5 @@ pub fn metric(seq: u64, key: &str, step: i64, value: f64) -> Event {
 }
 
 pub fn ev(seq: u64, kind: EventKind) -> Event {
-    Event {
-        seq,
-        t: None,
-        kind,
-    }
+    Event { seq, t: None, kind }
 }
