@@ -1,1 +1,33 @@
-//! placeholder until the module lands
+//! Evaluation for ddmd-pipe (DESIGN §10–11, issue 4): the shapes judge, FID/KID with
+//! pytorch-fid parity, DPG scoring and the DPG-Bench adapter, the HPS v2.1 command adapter,
+//! pixel statistics, sampling throughput, and the `judge` and `evaluate` stage runners.
+//! No SQLite and no orchestration: stages read a `JobFile` and report through an `EventSink`.
+
+pub mod dpg;
+pub mod error;
+pub mod evaluate;
+pub mod features;
+pub mod fid;
+pub mod fid_cmd;
+pub mod hps;
+pub mod judge;
+pub mod judge_stage;
+pub mod judge_train;
+pub mod kid;
+mod params;
+pub mod pixels;
+pub mod throughput;
+
+pub use dpg::{dpg_score, run_dpg_scorer, write_dpg_layout, DpgScore};
+pub use error::EvalError;
+pub use evaluate::run_evaluate_stage;
+pub use features::Extractor;
+pub use fid::{frechet_distance, trace_sqrt_product, FeatureStats};
+pub use fid_cmd::{fid_command, FidArgs};
+pub use hps::{score_hps, HpsOutcome, ScorerCommand};
+pub use judge::{Judge, JudgeConfig};
+pub use judge_stage::run_judge_stage;
+pub use judge_train::{judge_accuracy, train_judge, train_judge_with, AccuracyTable, JudgeTrainParams};
+pub use kid::{kid, Kid};
+pub use pixels::{pixel_stats, PixelStats};
+pub use throughput::{measure, Throughput};

@@ -1,0 +1,47 @@
+//! The `judge` stage: train the judge on the job's shapes world, record its accuracy per
+//! question category, save it into the work dir, and fail (with the table) when it is not
+//! good enough to be trusted.
+
+use crate::judge_train::{judge_accuracy, train_judge_with, JudgeTrainParams, MIN_ACCURACY};
+use crate::params::{f64_or, usize_or};
+use anyhow::Context;
+use ddmd_core::{EventSink, JobFile};
+use ddmd_science::data::ShapesConfig;
+
+pub fn run_judge_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
+    let p = &job.params;
+    let cfg = ShapesConfig::from_params(p)?;
+    let d = JudgeTrainParams::default();
+    let tp = JudgeTrainParams {
+        iterations: usize_or(p, "iterations", d.iterations)?,
+        batch: usize_or(p, "batch", d.batch)?,
+        lr: f64_or(p, "lr", d.lr)?,
+        seed: usize_or(p, "seed", 0)? as u64,
+        noise: f64_or(p, "noise", d.noise)?,
+        width: usize_or(p, "width", d.width as usize)? as i64,
+        feature_dim: usize_or(p, "feature_dim", d.feature_dim as usize)? as i64,
+        log_every: usize_or(p, "log_every", d.log_every)?,
+    };
+    let held_out = usize_or(p, "held_out", 2000)?;
+    let threshold = f64_or(p, "min_accuracy", MIN_ACCURACY)?;
+    let device = ddmd_science::device_for_job();
+    sink.log(format!(
+        "judge: {} iterations, batch {}, resolution {}, objects {}..={}, device {device:?}",
+        tp.iterations, tp.batch, cfg.resolution, cfg.min_objects, cfg.max_objects
+    ))?;
+    let t = std::time::Instant::now();
+    let mut judge = train_judge_with(&cfg, &tp, device, sink)?;
+    let acc = judge_accuracy(&judge, &cfg, held_out, tp.seed)?;
+    for (cat, v) in &acc.per_category {
+        sink.metric(&format!("judge/acc/{cat}"), tp.iterations as i64, *v)?;
+    }
+    sink.metric("judge/train_s", tp.iterations as i64, t.elapsed().as_secs_f64())?;
+    sink.log(format!("judge accuracy on held-out scenes:\n{}", acc.render()))?;
+    judge.config.accuracy = acc.per_category.clone();
+    std::fs::create_dir_all(&job.work_dir).with_context(|| format!("creating {}", job.work_dir.display()))?;
+    judge.save(&job.work_dir)?;
+    sink.artifact("judge", crate::judge::WEIGHTS_FILE)?;
+    sink.artifact("judge_config", crate::judge::CONFIG_FILE)?;
+    acc.check(threshold)?;
+    Ok(())
+}
