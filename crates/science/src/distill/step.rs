@@ -1,0 +1,140 @@
+//! One distillation iteration: a generator (student) update with the Decoupled-DMD loss on a
+//! backward-simulated input, then `fake_updates` flow-matching updates of the fake score on the
+//! detached student samples (TTUR). Randomness comes from the global torch generator, which
+//! the stage re-seeds per iteration.
+
+use super::levels::{NoiseDraw, Schedule, TauRange};
+use super::loss::{generator_loss, LossConfig, LossOutput, RegInputs};
+use crate::flow::{backward_simulate, renoise, student_time, student_x0, target_v};
+use crate::nets::{NetError, Network, VelocityNet};
+use crate::optim::{AdamW, AdamWConfig};
+use crate::regularize::{gan_discriminator_loss, DataMoments, GanHead, Regularizer};
+use tch::nn::VarStore;
+use tch::{Kind, Tensor};
+
+pub struct DistillConfig {
+    pub loss: LossConfig,
+    pub schedule: Schedule,
+    pub student_steps: usize,
+    pub tau: TauRange,
+    pub fake_updates: usize,
+    pub grad_clip: f64,
+    pub gan_weight: f64,
+    pub weight_decay: f64,
+}
+
+pub struct Distiller {
+    pub teacher: Network,
+    pub student: Network,
+    pub fake: Network,
+    pub gan_vs: VarStore,
+    pub gan: Option<GanHead>,
+    pub opt_g: AdamW,
+    pub opt_f: AdamW,
+    pub cfg: DistillConfig,
+    pub data_moments: DataMoments,
+}
+
+pub struct StepReport {
+    pub out: LossOutput,
+    pub loss: f64,
+    pub loss_fake: f64,
+    pub grad_norm: f64,
+    /// The student's output of this step (detached).
+    pub x: Tensor,
+    /// Student step index k of the backward simulation.
+    pub k: usize,
+}
+
+impl Distiller {
+    /// Student and fake start as copies of the (frozen) teacher.
+    pub fn new(mut teacher: Network, cfg: DistillConfig, data_moments: DataMoments) -> Result<Distiller, NetError> {
+        teacher.freeze();
+        // Fresh networks of the same spec: their weights are trainable, only values are copied.
+        let student = teacher.duplicate()?;
+        let fake = teacher.duplicate()?;
+        let gan_vs = VarStore::new(teacher.device());
+        let gan = if cfg.loss.regularizer == Regularizer::Gan {
+            let ch = match teacher.spec() {
+                crate::nets::NetSpec::Unet(u) => crate::nets::Unet::feature_channels(u),
+                crate::nets::NetSpec::Torchscript { .. } => {
+                    return Err(NetError::Unsupported(
+                        "regularizer gan needs the built-in UNet's features; a TorchScript teacher has none".into(),
+                    ))
+                }
+            };
+            Some(GanHead::new(&gan_vs.root(), ch))
+        } else {
+            None
+        };
+        let adam = AdamWConfig { weight_decay: cfg.weight_decay, ..Default::default() };
+        let opt_g = AdamW::new(student.named_parameters(), adam);
+        let mut fake_params = fake.named_parameters();
+        let mut gan_params: Vec<(String, Tensor)> = gan_vs.variables().into_iter().map(|(n, t)| (format!("gan.{n}"), t)).collect();
+        gan_params.sort_by(|a, b| a.0.cmp(&b.0));
+        fake_params.extend(gan_params);
+        let opt_f = AdamW::new(fake_params, adam);
+        Ok(Distiller { teacher, student, fake, gan_vs, gan, opt_g, opt_f, cfg, data_moments })
+    }
+
+    /// One iteration. `real` [B,3,R,R] and `tokens` [B,L] are a data batch on the device
+    /// (the prompts drive the student; the images only feed the GAN discriminator).
+    pub fn step(&mut self, real: &Tensor, tokens: &Tensor, lr: f64, fake_lr: f64, full: bool) -> Result<StepReport, NetError> {
+        let n = self.cfg.student_steps.max(1);
+        let b = tokens.size()[0];
+        let dev = tokens.device();
+        let shape = [b, 3, real.size()[2], real.size()[3]];
+        // Backward simulation: a random student step k, input reached by the student itself.
+        let k = if n > 1 { Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0]) as usize } else { 0 };
+        let noise = Tensor::randn(shape, (Kind::Float, dev));
+        let mut fresh = || Tensor::randn(shape, (Kind::Float, dev));
+        let x_t = backward_simulate(&self.student, &noise, tokens, n, k, &mut fresh)?;
+        let t = student_time(k, n);
+        let t_vec = Tensor::full([b], t, (Kind::Float, dev));
+        let x = student_x0(&self.student, &x_t, &t_vec, tokens)?;
+        let draw = NoiseDraw::sample(self.cfg.schedule, t, &shape, self.cfg.tau, dev);
+        let mut cfg = self.cfg.loss;
+        cfg.full = full;
+        let reg = RegInputs { data: Some(&self.data_moments), gan: self.gan.as_ref() };
+        let out = generator_loss(&x, tokens, &draw, &self.teacher, &self.fake, &reg, &cfg)?;
+        self.opt_g.zero_grad();
+        out.loss.backward();
+        let grad_norm = self.opt_g.clip_grad_norm(self.cfg.grad_clip);
+        self.opt_g.step(lr);
+        let loss = out.loss.double_value(&[]);
+
+        // Fake score: flow matching on the detached student samples.
+        let x_det = x.detach();
+        let mut loss_fake = 0.0;
+        for _ in 0..self.cfg.fake_updates {
+            let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min) + self.cfg.tau.min;
+            let eps = Tensor::randn(shape, (Kind::Float, dev));
+            let x_tau = renoise(&x_det, &eps, &tau);
+            let mut l = match &self.gan {
+                None => {
+                    let v = self.fake.velocity(&x_tau, &tau, tokens)?;
+                    (v - target_v(&x_det, &eps)).square().mean(Kind::Float)
+                }
+                Some(head) => {
+                    // One forward over [fake; real] gives the FM loss and both discriminator logits.
+                    let real_tau = renoise(real, &Tensor::randn(shape, (Kind::Float, dev)), &tau);
+                    let (v, feats) = self.fake.velocity_and_features(
+                        &Tensor::cat(&[&x_tau, &real_tau], 0),
+                        &Tensor::cat(&[&tau, &tau], 0),
+                        &Tensor::cat(&[tokens, tokens], 0),
+                    )?;
+                    let logits = head.logits(&feats);
+                    let fm = (v.narrow(0, 0, b) - target_v(&x_det, &eps)).square().mean(Kind::Float);
+                    fm + gan_discriminator_loss(&logits.narrow(0, b, b), &logits.narrow(0, 0, b)) * self.cfg.gan_weight
+                }
+            };
+            self.opt_f.zero_grad();
+            l.backward();
+            self.opt_f.clip_grad_norm(self.cfg.grad_clip);
+            self.opt_f.step(fake_lr);
+            l = l.detach();
+            loss_fake += l.double_value(&[]) / self.cfg.fake_updates as f64;
+        }
+        Ok(StepReport { out, loss, loss_fake, grad_norm, x: x_det, k })
+    }
+}
