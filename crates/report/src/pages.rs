@@ -28,6 +28,8 @@ pub struct RunRow {
     pub duration: String,
     pub page: String,
     pub error: Option<String>,
+    /// The error cut to one short line for the runs table (the full text is the tooltip).
+    pub error_short: String,
 }
 
 pub fn run_row(r: &RunRecord) -> RunRow {
@@ -55,6 +57,20 @@ pub fn run_row(r: &RunRecord) -> RunRow {
         duration: r.duration_s().map(fmt_duration).unwrap_or_default(),
         page: format!("runs/{}.html", r.id),
         error: r.error.clone(),
+        error_short: r.error.as_deref().map(short_error).unwrap_or_default(),
+    }
+}
+
+fn short_error(e: &str) -> String {
+    let line = e
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() > 120 {
+        format!("{}…", line.chars().take(119).collect::<String>())
+    } else {
+        line.to_string()
     }
 }
 

@@ -35,7 +35,7 @@ pub fn environment() -> Result<Environment<'static>> {
         env.add_template(name, text)
             .map_err(|e| ReportError::Template {
                 name: name.to_string(),
-                message: format!("{e:#}"),
+                message: e.to_string(),
             })?;
     }
     env.add_filter("num", |v: f64| fmt_num(v));
@@ -46,11 +46,11 @@ pub fn environment() -> Result<Environment<'static>> {
 pub fn render<S: Serialize>(env: &Environment<'_>, name: &str, ctx: &S) -> Result<String> {
     let tmpl = env.get_template(name).map_err(|e| ReportError::Template {
         name: name.to_string(),
-        message: format!("{e:#}"),
+        message: e.to_string(),
     })?;
     tmpl.render(ctx).map_err(|e| ReportError::Template {
         name: name.to_string(),
-        message: format!("{e:#}"),
+        message: e.to_string(),
     })
 }
 

@@ -444,7 +444,11 @@ fn build_cell(
                     nonfinite += 1;
                 }
             }
-            Contribution::Unavailable(reason) => unavailable.push(reason.clone()),
+            Contribution::Unavailable(reason) => {
+                if !unavailable.contains(reason) {
+                    unavailable.push(reason.clone());
+                }
+            }
             Contribution::Ambiguous(keys) => ambiguous.extend(keys.iter().cloned()),
             Contribution::None => {}
         }
@@ -469,12 +473,11 @@ fn build_cell(
     }
 
     let mut footnotes = Vec::new();
-    for reason in unavailable.iter().collect::<BTreeSet<_>>() {
+    for reason in &unavailable {
         footnotes.push(notes.add(format!("{pattern} unavailable: {reason}")));
     }
     if !ambiguous.is_empty() {
-        footnotes.push(
-            notes.add(format!(
+        footnotes.push(notes.add(format!(
                 "{pattern} matches several keys of one run ({}); name the key in `columns`.",
                 ambiguous
                     .iter()
@@ -483,8 +486,7 @@ fn build_cell(
                     .cloned()
                     .collect::<Vec<_>>()
                     .join(", ")
-            )),
-        );
+            )));
     }
     for r in &failed {
         let why = r.error.as_deref().unwrap_or("no error recorded");
@@ -603,6 +605,10 @@ pub fn slugify(s: &str) -> String {
             out.push('-');
         }
         if out.len() >= 48 {
+            // Cut at a word boundary rather than mid-word.
+            if let Some(i) = out.rfind('-') {
+                out.truncate(i);
+            }
             break;
         }
     }

@@ -1,0 +1,229 @@
+//! The report in a real browser: headless Chromium (Debian's `chromium`, installed by this test
+//! when missing) opens a generated report from disk; the test checks there are no console
+//! errors, that table cells equal values computed from the database with SQL, and keeps a
+//! PNG screenshot under `target/test-artifacts/` for a person to look at.
+
+mod common;
+
+use ddmd_report::stats::{fmt_num, fmt_std, mean_std};
+use ddmd_report::{load_invocation, parse_report_params, render_report, RenderOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn chromium() -> PathBuf {
+    for cand in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = Command::new("which").arg(cand).output() {
+            if out.status.success() {
+                return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            }
+        }
+    }
+    // Set-up step of this test: the brief's environment is Debian and we run as root.
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .expect("run apt-get");
+    assert!(status.success(), "apt-get install chromium failed");
+    PathBuf::from("/usr/bin/chromium")
+}
+
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs headless Chromium with `args` on `url`, killing it after 90 s.
+fn run_chromium(bin: &Path, profile: &Path, args: &[String], url: &str) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=3000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(args)
+    .arg(url)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start chromium");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match child.try_wait().expect("wait chromium") {
+            Some(_) => break,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromium did not finish within 90 s");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    Output {
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
+
+/// Console messages Chromium logged (`...:CONSOLE(line)] "message", source: ...`).
+fn console_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Text of the `<span class="v">` inside the cell `data-cell="t:r:c"`.
+fn cell_text(dom: &str, id: &str) -> String {
+    let at = dom
+        .find(&format!("data-cell=\"{id}\""))
+        .unwrap_or_else(|| panic!("cell {id} not in DOM"));
+    let rest = &dom[at..];
+    let v = rest.find("<span class=\"v\">").expect("value span") + "<span class=\"v\">".len();
+    let end = rest[v..].find("</span>").expect("end span");
+    rest[v..v + end].to_string()
+}
+
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("test-artifacts")
+}
+
+#[test]
+fn report_in_headless_chromium() {
+    let bin = chromium();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut fx = common::ablation(dir.path());
+    let data = load_invocation(&fx.db.path, fx.invocation).expect("load");
+    let params = serde_json::json!({
+        "title": "Decoupled-DMD ablations (test fixture)",
+        "tables": [{"preset": "loss_terms", "filter": {"schedule": "hybrid"}}, {"title": "Prompt following", "rows": "terms", "columns": ["dpg@4", "hps@4"]}],
+        "plots": [{"kind": "line", "metric": "train/pixel_var", "series": "terms", "smooth": 0.5}, {"kind": "bar", "metric": "fid@4", "x": "terms"}]
+    });
+    let spec = parse_report_params(params.as_object().expect("obj")).expect("spec");
+    let keep = artifacts_dir();
+    std::fs::create_dir_all(&keep).expect("artifacts dir");
+    let out = keep.join("browser-report");
+    render_report(&data, &spec, &out, &RenderOptions::default()).expect("render");
+    let index = std::fs::canonicalize(out.join("index.html")).expect("index");
+    let url = format!("file://{}", index.display());
+    let profile = dir.path().join("chromium-profile");
+
+    // The detector works: a page that logs a console error is caught.
+    let bad = dir.path().join("bad.html");
+    std::fs::write(
+        &bad,
+        "<!DOCTYPE html><html><body><script>console.error('boom-detector')</script></body></html>",
+    )
+    .expect("write");
+    let control = run_chromium(
+        &bin,
+        &profile,
+        &["--dump-dom".into()],
+        &format!("file://{}", bad.display()),
+    );
+    assert!(
+        console_lines(&control.stderr)
+            .iter()
+            .any(|l| l.contains("boom-detector")),
+        "console detector saw nothing:\n{}",
+        control.stderr
+    );
+
+    // The report: no console messages at all (it has no scripts and loads nothing remote).
+    let dom = run_chromium(&bin, &profile, &["--dump-dom".into()], &url);
+    assert!(
+        dom.stdout.contains("<table class=\"ablation\""),
+        "DOM not dumped:\n{}",
+        &dom.stderr
+    );
+    let console = console_lines(&dom.stderr);
+    assert!(console.is_empty(), "console output: {console:?}");
+
+    // Cells equal the database: final values by SQL (largest step, latest seq), mean ± std.
+    let cols = ["fid@1", "fid@4", "stability"];
+    for (ri, terms) in common::TERMS.iter().enumerate() {
+        for (ci, key) in cols.iter().enumerate() {
+            // One value per matrix point: the latest run of that point that logged the metric
+            // (through a cached row's source); the value at the largest step, latest seq.
+            let vals = fx.db.query_f64(
+                "SELECT (SELECT m.value FROM metrics m WHERE m.run_id = COALESCE(r.source_run_id, r.id) AND m.key = ?1 ORDER BY m.step DESC, m.seq DESC LIMIT 1) \
+                 FROM runs r WHERE r.id IN ( \
+                   SELECT MAX(r2.id) FROM runs r2 WHERE r2.invocation_id = ?2 AND json_extract(r2.point, '$.terms') = ?3 \
+                     AND EXISTS (SELECT 1 FROM metrics m2 WHERE m2.run_id = COALESCE(r2.source_run_id, r2.id) AND m2.key = ?1) \
+                   GROUP BY r2.point)",
+                &[(*key).into(), fx.invocation.into(), (*terms).into()],
+            );
+            assert!(!vals.is_empty(), "{terms} {key}: no DB values");
+            let (m, s) = mean_std(&vals);
+            let want = if vals.len() > 1 {
+                format!("{} ± {}", fmt_num(m), fmt_std(s, m))
+            } else {
+                fmt_num(m)
+            };
+            let got = cell_text(&dom.stdout, &format!("0:{ri}:{ci}"));
+            assert_eq!(got, want, "table 0 row {terms} column {key}");
+        }
+    }
+    assert_eq!(cell_text(&dom.stdout, "1:0:1"), "n/a", "HPS unavailable");
+    assert!(dom.stdout.contains("no HPS v2.1 checkpoint configured"));
+    assert!(
+        dom.stdout.contains("class=\"num value best\"") || dom.stdout.contains("best\" data-cell"),
+        "a best cell is marked"
+    );
+
+    // Screenshot for a person to look at.
+    let shot = keep.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let s = run_chromium(
+        &bin,
+        &profile,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2600".into(),
+            "--hide-scrollbars".into(),
+        ],
+        &url,
+    );
+    assert!(shot.is_file(), "no screenshot:\n{}", s.stderr);
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&shot).expect("open png"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    assert_eq!((info.width, info.height), (1280, 2600));
+    let px = &buf[..info.buffer_size()];
+    let distinct: std::collections::BTreeSet<&[u8]> =
+        px.chunks(info.color_type.samples()).step_by(97).collect();
+    assert!(
+        distinct.len() > 20,
+        "screenshot looks blank ({} colours)",
+        distinct.len()
+    );
+    fx.db.close();
+    eprintln!("screenshot: {}", shot.display());
+}
