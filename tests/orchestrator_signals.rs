@@ -70,7 +70,8 @@ stages:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         env.scalar("select count(*) from runs where status='succeeded' and invocation_id=2"),
-        "3"
+        "4",
+        "long x2 and after x2 (after fans out over long)"
     );
 }
 

@@ -181,6 +181,11 @@ impl<'a> Dispatcher<'a> {
                 continue;
             }
             let job = &self.plan.jobs[ix];
+            // Once stopping, jobs behind a cancelled one are simply not started (the next
+            // run does them); recording them as skipped would blame the wrong thing.
+            if self.stopping {
+                continue;
+            }
             if let Some(&bad) = job.needs.iter().find(|&&n| self.state[n].bad()) {
                 let why = format!(
                     "skipped: needs `{}`, which {}",

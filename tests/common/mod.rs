@@ -48,34 +48,19 @@ impl Env {
         self.cmd().args(args).output().expect("run ddmd-pipe")
     }
 
-    /// Read-only SQL through the real `query` command; every value as a string.
+    /// Read-only SQL through the real `query` command (CSV output); every value a string.
     pub fn sql(&self, sql: &str) -> Vec<Vec<String>> {
-        let out = self.run(&["query", sql, "--format", "json"]);
+        let out = self.run(&["query", sql, "--format", "csv"]);
         assert!(
             out.status.success(),
             "query failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json rows");
-        v.as_array()
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        r.as_object()
-                            .map(|o| {
-                                o.values()
-                                    .map(|x| match x {
-                                        serde_json::Value::String(s) => s.clone(),
-                                        serde_json::Value::Null => String::new(),
-                                        other => other.to_string(),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        let mut rows = parse_csv(&String::from_utf8_lossy(&out.stdout));
+        if !rows.is_empty() {
+            rows.remove(0); // header
+        }
+        rows
     }
 
     pub fn scalar(&self, sql: &str) -> String {
@@ -97,4 +82,41 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            ',' => row.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
 }

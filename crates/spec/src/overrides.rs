@@ -194,7 +194,20 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
     }
     let path: Vec<&str> = ov.path.iter().map(String::as_str).collect();
     if ov.is_sweep() {
-        for stage in spec.stages.values_mut().filter(|s| !s.fan_in) {
+        // A key some stages hold in their own params sweeps those stages only (the others'
+        // jobs would be identical copies); a key in defaults, or nowhere yet, sweeps every
+        // stage that does not fan in.
+        let holders = spec
+            .stages
+            .values()
+            .filter(|s| !s.fan_in && s.params.contains_key(first))
+            .count();
+        let only_holders = holders > 0 && !spec.defaults.contains_key(first);
+        for stage in spec
+            .stages
+            .values_mut()
+            .filter(|s| !s.fan_in && (!only_holders || s.params.contains_key(first)))
+        {
             if stage.matrix.iter().any(|a| a.name == key) {
                 return Err(axis_clash(&key, &key, &stage.name));
             }

@@ -555,3 +555,26 @@ fn invalid_utf8_file_reports_the_byte_position() {
         "invalid UTF-8 (byte 0xC3); a pipeline file must be UTF-8 text"
     );
 }
+
+#[test]
+fn unscoped_sweep_of_a_key_only_some_stages_hold_sweeps_only_those() {
+    let mut spec = parse(
+        r#"
+name: holders
+stages:
+  prep: { kind: command, params: { run: "true" } }
+  train:
+    kind: command
+    needs: prep
+    params: { run: "true", lr: 0.3 }
+  eval:
+    kind: command
+    needs: train
+    params: { run: "true" }
+"#,
+    );
+    set(&mut spec, &["lr=0.1,0.01"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(&spec, "prep"), ["prep"]);
+    assert_eq!(names(&spec, "train"), ["train[lr=0.1]", "train[lr=0.01]"]);
+    assert_eq!(names(&spec, "eval"), ["eval"]);
+}
