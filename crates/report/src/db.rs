@@ -251,25 +251,32 @@ async fn load_async(db: &Path, invocation: i64) -> Result<ReportData> {
         }
     }
 
-    // Metrics: scanned in primary-key order (cheapest), grouped and sorted here.
-    let mut series: HashMap<i64, HashMap<String, Vec<(i64, i64, f64)>>> = HashMap::new();
+    // Metrics: one row per (run, key) with its points packed as JSON by SQLite; decoding one
+    // JSON text per curve is several times cheaper than a driver round-trip per point.
+    let mut series: HashMap<i64, HashMap<String, Vec<Point>>> = HashMap::new();
     {
         use futures_util::TryStreamExt;
-        let mut stream = sqlx::query_as::<_, (i64, String, i64, Option<f64>, Option<String>, i64)>(
-            "SELECT run_id, key, step, value, raw, seq FROM metrics WHERE run_id IN (SELECT value FROM json_each(?1))",
+        let mut stream = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT run_id, key, json_group_array(json_array(step, seq, value, raw)) FROM metrics \
+             WHERE run_id IN (SELECT value FROM json_each(?1)) GROUP BY run_id, key",
         )
         .bind(&ids_json)
         .fetch(&mut c);
-        while let Some(row) = stream.try_next().await.map_err(e)? {
-            let (run, key, step, value, raw, seq) = row;
-            let v = value.unwrap_or_else(|| parse_raw(raw.as_deref()));
-            let per_run = series.entry(run).or_default();
-            match per_run.get_mut(&key) {
-                Some(list) => list.push((step, seq, v)),
-                None => {
-                    per_run.insert(key, vec![(step, seq, v)]);
-                }
-            }
+        while let Some((run, key, packed)) = stream.try_next().await.map_err(e)? {
+            let raw_points: Vec<(i64, i64, Option<f64>, Option<String>)> =
+                serde_json::from_str(&packed)
+                    .map_err(|err| dberr(db, format!("run {run}: metric {key}: {err}")))?;
+            let pts = raw_points
+                .into_iter()
+                .map(|(step, seq, value, raw)| {
+                    (
+                        step,
+                        seq,
+                        value.unwrap_or_else(|| parse_raw(raw.as_deref())),
+                    )
+                })
+                .collect();
+            series.entry(run).or_default().insert(key, pts);
         }
     }
     for (data_id, per_key) in series {
@@ -387,6 +394,9 @@ async fn load_async(db: &Path, invocation: i64) -> Result<ReportData> {
         runs,
     })
 }
+
+/// (step, seq, value) of one logged metric point.
+type Point = (i64, i64, f64);
 
 /// A matrix point as stored: axis -> value label (or a value the label is derived from).
 fn parse_point(text: &str) -> std::result::Result<IndexMap<String, String>, String> {

@@ -20,13 +20,14 @@ impl Direction {
         }
     }
 
-    /// Parses a user's `direction` override; `Ok(None)` means "no best marking".
-    pub fn parse(s: &str) -> Result<Option<Direction>, ()> {
+    /// Parses a user's `direction` override; `Some(None)` means "no best marking", `None`
+    /// that the word is not a direction.
+    pub fn parse(s: &str) -> Option<Option<Direction>> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "up" | "max" | "higher" | "↑" | "higher_is_better" => Ok(Some(Direction::Up)),
-            "down" | "min" | "lower" | "↓" | "lower_is_better" => Ok(Some(Direction::Down)),
-            "none" | "" => Ok(None),
-            _ => Err(()),
+            "up" | "max" | "higher" | "↑" | "higher_is_better" => Some(Some(Direction::Up)),
+            "down" | "min" | "lower" | "↓" | "lower_is_better" => Some(Some(Direction::Down)),
+            "none" | "" => Some(None),
+            _ => None,
         }
     }
 }

@@ -465,7 +465,9 @@ fn sweep_plot(
         group(&rs, spec.series.as_deref())
     };
     let mut all_y = Vec::new();
-    let mut lines: Vec<(String, Vec<(f64, f64, f64, usize)>)> = Vec::new();
+    // Per series: (x, mean, std, n) at each x.
+    type SweepLine = (String, Vec<(f64, f64, f64, usize)>);
+    let mut lines: Vec<SweepLine> = Vec::new();
     for (name, members) in groups {
         let mut by_x: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
         for (r, x, v) in &numeric {

@@ -305,7 +305,7 @@ fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
         for (k, d) in object(v, &format!("{path}.direction"))? {
             let p = format!("{path}.direction.{k}");
             let s = string(d, &p)?;
-            let parsed = Direction::parse(&s).map_err(|_| {
+            let parsed = Direction::parse(&s).ok_or_else(|| {
                 ReportError::param(
                     &p,
                     format!("expected up / down / none (or max / min), got {s:?}"),

@@ -22,7 +22,11 @@ fn opts() -> RenderOptions {
 /// Replaces what differs between machines and runs: the temp folder, and inline SVG bodies
 /// (checked by their own assertions; a plotters upgrade should not rewrite every snapshot).
 fn redact(html: &str, tmp: &Path) -> String {
-    let mut out = html.replace(&tmp.display().to_string(), "[TMP]");
+    let raw = tmp.display().to_string();
+    // Paths appear raw, and HTML-escaped ('/' as &#x2f;) inside text and attributes.
+    let mut out = html
+        .replace(&raw, "[TMP]")
+        .replace(&raw.replace('/', "&#x2f;"), "[TMP]");
     let mut result = String::with_capacity(out.len());
     while let Some(start) = out.find("<svg") {
         result.push_str(&out[..start]);
