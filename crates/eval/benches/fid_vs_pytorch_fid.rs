@@ -9,8 +9,14 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 fn main() -> anyhow::Result<()> {
-    let d: i64 = std::env::var("FID_BENCH_D").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
-    let n: i64 = std::env::var("FID_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let d: i64 = std::env::var("FID_BENCH_D")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048);
+    let n: i64 = std::env::var("FID_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = root.join(".venv/bin/python");
     tch::manual_seed(0);
@@ -41,9 +47,17 @@ t = time.perf_counter()
 v = calculate_frechet_distance(a['mu'], a['sigma'], b['mu'], b['sigma'])
 print(repr(float(v)), time.perf_counter() - t)
 "#;
-    let out = std::process::Command::new(&python).arg("-c").arg(script).arg(&pa).arg(&pb).output()?;
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&pa)
+        .arg(&pb)
+        .output()?;
     if !out.status.success() {
-        anyhow::bail!("pytorch-fid failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "pytorch-fid failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();

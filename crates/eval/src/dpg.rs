@@ -27,7 +27,10 @@ pub fn gated_answers(target: &Scene, predicted: &Scene) -> Vec<(QuestionCategory
     let raw: Vec<bool> = qs.iter().map(|q| q.passes(predicted)).collect();
     qs.iter()
         .map(|q| {
-            let ok = raw[q.id] && q.parents.iter().all(|&p| raw.get(p).copied().unwrap_or(false));
+            let ok = raw[q.id]
+                && q.parents
+                    .iter()
+                    .all(|&p| raw.get(p).copied().unwrap_or(false));
             (q.category, ok as u8 as f64)
         })
         .collect()
@@ -43,7 +46,10 @@ pub fn dpg_score(items: &[(Scene, Vec<Scene>)]) -> Result<DpgScore> {
     let mut images = 0;
     for (target, preds) in items {
         if preds.is_empty() {
-            return Err(EvalError::Invalid(format!("prompt {:?} has no images", target.prompt())));
+            return Err(EvalError::Invalid(format!(
+                "prompt {:?} has no images",
+                target.prompt()
+            )));
         }
         images += preds.len();
         let mut img_scores = Vec::with_capacity(preds.len());
@@ -88,10 +94,15 @@ pub fn write_dpg_layout(dir: &Path, prompts: &[(String, tch::Tensor)]) -> Result
     std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
     for (id, imgs) in prompts {
         if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
-            return Err(EvalError::Invalid(format!("prompt id {id:?} is not a plain file name")));
+            return Err(EvalError::Invalid(format!(
+                "prompt id {id:?} is not a plain file name"
+            )));
         }
         if imgs.size().first() != Some(&4) {
-            return Err(EvalError::Invalid(format!("prompt {id}: need 4 images, got {:?}", imgs.size())));
+            return Err(EvalError::Invalid(format!(
+                "prompt {id}: need 4 images, got {:?}",
+                imgs.size()
+            )));
         }
         write_grid_no_gap(&dir.join(format!("{id}.png")), imgs)?;
     }
@@ -109,7 +120,8 @@ fn write_grid_no_gap(path: &Path, imgs: &tch::Tensor) -> Result<()> {
             for x in 0..w {
                 for c in 0..3 {
                     let v = img[c * h * w + y * w + x];
-                    rgb[((oy + y) * gw + ox + x) * 3 + c] = (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
+                    rgb[((oy + y) * gw + ox + x) * 3 + c] =
+                        (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
                 }
             }
         }
@@ -120,7 +132,8 @@ fn write_grid_no_gap(path: &Path, imgs: &tch::Tensor) -> Result<()> {
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         let mut wr = enc.write_header().map_err(|e| EvalError::io(path, e))?;
-        wr.write_image_data(&rgb).map_err(|e| EvalError::io(path, e))?;
+        wr.write_image_data(&rgb)
+            .map_err(|e| EvalError::io(path, e))?;
     }
     std::fs::write(path, out).map_err(|e| EvalError::io(path, e))
 }
@@ -147,7 +160,8 @@ pub fn run_dpg_scorer(command: &str, images: &Path, resolution: usize) -> Result
         )));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    last_number(&stdout).ok_or_else(|| EvalError::Scorer(format!("{cmd}: printed no score: {stdout:?}")))
+    last_number(&stdout)
+        .ok_or_else(|| EvalError::Scorer(format!("{cmd}: printed no score: {stdout:?}")))
 }
 
 pub(crate) fn shell_quote(s: &str) -> String {
@@ -155,10 +169,15 @@ pub(crate) fn shell_quote(s: &str) -> String {
 }
 
 fn last_number(text: &str) -> Option<f64> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+'))
-        .filter_map(|t| t.trim_matches(|c: char| c == '.' || c == 'e' || c == 'E').parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .last()
+    text.split(|c: char| {
+        !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+')
+    })
+    .filter_map(|t| {
+        t.trim_matches(|c: char| c == '.' || c == 'e' || c == 'E')
+            .parse::<f64>()
+            .ok()
+    })
+    .rfind(|v| v.is_finite())
 }
 
 #[cfg(test)]
@@ -186,14 +205,22 @@ mod tests {
         assert_eq!(ans.iter().map(|a| a.1).sum::<f64>(), 5.0);
         // one bad image of four: prompt score = (3·1 + 5/9) / 4
         let s = dpg_score(&[(t.clone(), vec![t.clone(), t.clone(), t.clone(), p])]).unwrap();
-        assert!((s.score - 100.0 * (3.0 + 5.0 / 9.0) / 4.0).abs() < 1e-9, "{}", s.score);
+        assert!(
+            (s.score - 100.0 * (3.0 + 5.0 / 9.0) / 4.0).abs() < 1e-9,
+            "{}",
+            s.score
+        );
         assert!((s.per_category["global"] - 100.0).abs() < 1e-12);
         assert!((s.per_category["entity"] - 100.0 * (3.0 + 0.5) / 4.0).abs() < 1e-9);
         assert!((s.per_category["relation"] - 75.0).abs() < 1e-9);
         // per-prompt mean before the mean over prompts
         let mut bg = t.clone();
         bg.background = ColorName::White;
-        let s2 = dpg_score(&[(t.clone(), vec![t.clone()]), (t.clone(), vec![bg.clone(), bg])]).unwrap();
+        let s2 = dpg_score(&[
+            (t.clone(), vec![t.clone()]),
+            (t.clone(), vec![bg.clone(), bg]),
+        ])
+        .unwrap();
         assert!((s2.score - 100.0 * (1.0 + 8.0 / 9.0) / 2.0).abs() < 1e-9);
         assert!(dpg_score(&[]).is_err());
         assert!(dpg_score(&[(t, vec![])]).is_err());
@@ -202,11 +229,14 @@ mod tests {
     #[test]
     fn layout_and_scorer_command() {
         let dir = tempfile::tempdir().unwrap();
-        let imgs = tch::Tensor::rand([4, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
+        let imgs =
+            tch::Tensor::rand([4, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
         write_dpg_layout(dir.path(), &[("p001".to_string(), imgs.shallow_clone())]).unwrap();
         let (w, h, _) = ddmd_science::data::decode_png_rgb(&dir.path().join("p001.png")).unwrap();
         assert_eq!((w, h), (32, 32));
-        assert!(write_dpg_layout(dir.path(), &[("../x".to_string(), imgs.shallow_clone())]).is_err());
+        assert!(
+            write_dpg_layout(dir.path(), &[("../x".to_string(), imgs.shallow_clone())]).is_err()
+        );
         assert!(write_dpg_layout(dir.path(), &[("p2".to_string(), imgs.narrow(0, 0, 3))]).is_err());
         // a scorer that counts the grids and prints a score line last
         let cmd = "n=$(ls {images} | wc -l); echo loading; echo \"DPG-Bench score: $((n * 40)).5\"";

@@ -13,7 +13,11 @@ pub enum EvalError {
     #[error(transparent)]
     Data(#[from] ddmd_science::data::DataError),
     #[error("judge accuracy below {threshold:.0}% ({failing}):\n{table}")]
-    JudgeTooWeak { threshold: f64, failing: String, table: String },
+    JudgeTooWeak {
+        threshold: f64,
+        failing: String,
+        table: String,
+    },
     #[error("scorer command failed: {0}")]
     Scorer(String),
 }

@@ -25,7 +25,15 @@ use tch::{Device, Tensor};
 const REF_SALT: u64 = 0x5245_465f_4441_5441; // "REF_DATA"
 const PROMPT_SALT: u64 = 0x4556_414c_5052_4d54; // "EVALPRMT"
 
-pub const KNOWN_METRICS: &[&str] = &["fid", "kid", "dpg", "pixels", "stability", "hps", "throughput"];
+pub const KNOWN_METRICS: &[&str] = &[
+    "fid",
+    "kid",
+    "dpg",
+    "pixels",
+    "stability",
+    "hps",
+    "throughput",
+];
 
 struct Settings {
     steps: Vec<usize>,
@@ -45,7 +53,10 @@ fn upstream_of<'a>(job: &'a JobFile, kinds: &[StageKind]) -> Option<&'a Upstream
 fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
     let p = &job.params;
     let metrics = string_list(p, "metrics")?.unwrap_or_else(|| {
-        ["fid", "dpg", "pixels", "stability"].iter().map(|s| s.to_string()).collect()
+        ["fid", "dpg", "pixels", "stability"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     });
     for m in &metrics {
         if !KNOWN_METRICS.contains(&m.as_str()) {
@@ -79,7 +90,14 @@ fn wants(s: &Settings, m: &str) -> bool {
 /// Reference statistics of the data under the judge, cached as `.npz` under
 /// `<home>/cache/fid-ref/` (shared by all evaluate jobs with the same judge, data and N) and
 /// copied into the job's work dir as an artifact.
-fn reference(judge_job: &UpstreamJob, judge: &Judge, cfg: &ShapesConfig, n: usize, job: &JobFile, batch: usize) -> Result<(FeatureStats, Tensor, PathBuf)> {
+fn reference(
+    judge_job: &UpstreamJob,
+    judge: &Judge,
+    cfg: &ShapesConfig,
+    n: usize,
+    job: &JobFile,
+    batch: usize,
+) -> Result<(FeatureStats, Tensor, PathBuf)> {
     let world = ShapesWorld::new(cfg.clone());
     let name = format!(
         "judge-{}-r{}-o{}-{}-n{n}.npz",
@@ -98,7 +116,10 @@ fn reference(judge_job: &UpstreamJob, judge: &Judge, cfg: &ShapesConfig, n: usiz
             s
         }
         Err(_) => {
-            let ex = Extractor::Judge(Box::new(Judge::load(&judge_job.artifact_dir, judge.device())?));
+            let ex = Extractor::Judge(Box::new(Judge::load(
+                &judge_job.artifact_dir,
+                judge.device(),
+            )?));
             let mut feats = Vec::new();
             let mut i = 0;
             while i < n {
@@ -126,10 +147,18 @@ fn reference(judge_job: &UpstreamJob, judge: &Judge, cfg: &ShapesConfig, n: usiz
 fn copy_stability(gen_job: &UpstreamJob, sink: &mut EventSink) -> Result<()> {
     let path = gen_job.artifact_dir.join("stability.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        sink.status("unavailable", Some("stability"), Some(&format!("no stability.json in the {} artifact", gen_job.kind)))?;
+        sink.status(
+            "unavailable",
+            Some("stability"),
+            Some(&format!(
+                "no stability.json in the {} artifact",
+                gen_job.kind
+            )),
+        )?;
         return Ok(());
     };
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     if let Some(st) = v.get("stable_through").and_then(|x| x.as_f64()) {
         sink.metric("stability", 0, st)?;
     }
@@ -137,7 +166,11 @@ fn copy_stability(gen_job: &UpstreamJob, sink: &mut EventSink) -> Result<()> {
         Some(at) => {
             sink.metric("diverged_at", 0, at)?;
             let why = v.get("reason").and_then(|r| r.as_str()).unwrap_or("");
-            sink.status("diverged", Some("stability"), Some(&format!("iteration {at}: {why}")))?;
+            sink.status(
+                "diverged",
+                Some("stability"),
+                Some(&format!("iteration {at}: {why}")),
+            )?;
         }
         None => sink.status("info", Some("stability"), Some("stable"))?,
     }
@@ -145,7 +178,15 @@ fn copy_stability(gen_job: &UpstreamJob, sink: &mut EventSink) -> Result<()> {
 }
 
 /// Generates `per_prompt` images for each prompt scene, in batches.
-fn sample(gen: &Generator, world: &ShapesWorld, prompts: &[Scene], per_prompt: usize, steps: usize, batch: usize, seed: u64) -> Result<Tensor> {
+fn sample(
+    gen: &Generator,
+    world: &ShapesWorld,
+    prompts: &[Scene],
+    per_prompt: usize,
+    steps: usize,
+    batch: usize,
+    seed: u64,
+) -> Result<Tensor> {
     let texts: Vec<String> = prompts
         .iter()
         .flat_map(|s| std::iter::repeat_n(s.prompt(), per_prompt))
@@ -159,7 +200,12 @@ fn sample(gen: &Generator, world: &ShapesWorld, prompts: &[Scene], per_prompt: u
         let b = (n - i).min(batch as i64);
         let _g = tch::no_grad_guard();
         let imgs = gen
-            .try_generate_with(&tokens.narrow(0, i, b), Some(steps), None, seed.wrapping_add(k))
+            .try_generate_with(
+                &tokens.narrow(0, i, b),
+                Some(steps),
+                None,
+                seed.wrapping_add(k),
+            )
             .with_context(|| format!("sampling {steps}-step images {i}..{}", i + b))?;
         out.push(imgs.to_device(Device::Cpu));
         i += b;
@@ -179,15 +225,18 @@ fn repo_root() -> PathBuf {
 pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     let gen_job = upstream_of(job, &[StageKind::Distill, StageKind::Teacher])
         .context("evaluate needs an upstream distill or teacher job (needs: [...])")?;
-    let judge_job = upstream_of(job, &[StageKind::Judge]).context("evaluate needs an upstream judge job (needs: [..., judge])")?;
+    let judge_job = upstream_of(job, &[StageKind::Judge])
+        .context("evaluate needs an upstream judge job (needs: [..., judge])")?;
     let device = ddmd_science::device_for_job();
     let gen = Generator::load(&gen_job.artifact_dir, device)
         .with_context(|| format!("loading the generator of {}", gen_job.job))?;
-    let judge = Judge::load(&judge_job.artifact_dir, device).with_context(|| format!("loading the judge of {}", judge_job.job))?;
+    let judge = Judge::load(&judge_job.artifact_dir, device)
+        .with_context(|| format!("loading the judge of {}", judge_job.job))?;
     let s = settings(job, &gen)?;
     let cfg = gen.data_config();
     let world = ShapesWorld::new(cfg.clone());
-    std::fs::create_dir_all(&job.work_dir).with_context(|| format!("creating {}", job.work_dir.display()))?;
+    std::fs::create_dir_all(&job.work_dir)
+        .with_context(|| format!("creating {}", job.work_dir.display()))?;
     sink.log(format!(
         "evaluate {} (kind {}) with judge {}: steps {:?}, {} samples, metrics {:?}, device {device:?}",
         gen_job.job, gen_job.kind, judge_job.job, s.steps, s.samples, s.metrics
@@ -197,12 +246,19 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
         copy_stability(gen_job, sink)?;
     }
     let n_prompts = s.samples.div_ceil(s.per_prompt);
-    let prompts: Vec<Scene> = (0..n_prompts as u64).map(|i| world.scene(s.seed ^ PROMPT_SALT, i)).collect();
+    let prompts: Vec<Scene> = (0..n_prompts as u64)
+        .map(|i| world.scene(s.seed ^ PROMPT_SALT, i))
+        .collect();
     let need_ref = wants(&s, "fid") || wants(&s, "kid") || wants(&s, "pixels");
     let reference = if need_ref {
         let t = std::time::Instant::now();
         let r = reference(judge_job, &judge, &cfg, s.samples, job, s.batch)?;
-        sink.artifact("ref_stats", &r.2.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default())?;
+        sink.artifact(
+            "ref_stats",
+            &r.2.file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        )?;
         sink.metric("eval/ref_s", 0, t.elapsed().as_secs_f64())?;
         Some(r)
     } else {
@@ -210,21 +266,38 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     };
     let ref_feats_for_kid = if wants(&s, "kid") {
         let n = s.samples.min(1000);
-        Some(judge.features(&world.batch(REF_SALT, 0, n).images)?.to_device(Device::Cpu))
+        Some(
+            judge
+                .features(&world.batch(REF_SALT, 0, n).images)?
+                .to_device(Device::Cpu),
+        )
     } else {
         None
     };
 
     for &steps in &s.steps {
         let t = std::time::Instant::now();
-        let images = sample(&gen, &world, &prompts, s.per_prompt, steps, s.batch, s.seed.wrapping_mul(1_000_003).wrapping_add(steps as u64))?;
+        let images = sample(
+            &gen,
+            &world,
+            &prompts,
+            s.per_prompt,
+            steps,
+            s.batch,
+            s.seed.wrapping_mul(1_000_003).wrapping_add(steps as u64),
+        )?;
         let images = images.narrow(0, 0, s.samples as i64);
         sink.metric(&format!("sample_s@{steps}"), 0, t.elapsed().as_secs_f64())?;
         let grid = format!("samples@{steps}.png");
         let show = images.size()[0].min(16);
         write_grid_png(&job.work_dir.join(&grid), &images.narrow(0, 0, show), 4, 4)?;
-        let caption: Vec<String> = (0..show as usize).map(|i| prompts[i / s.per_prompt].prompt()).collect();
-        std::fs::write(job.work_dir.join(format!("samples@{steps}.txt")), caption.join("\n"))?;
+        let caption: Vec<String> = (0..show as usize)
+            .map(|i| prompts[i / s.per_prompt].prompt())
+            .collect();
+        std::fs::write(
+            job.work_dir.join(format!("samples@{steps}.txt")),
+            caption.join("\n"),
+        )?;
         sink.artifact(&format!("samples@{steps}"), &grid)?;
 
         let feats = if wants(&s, "fid") || wants(&s, "kid") {
@@ -237,7 +310,11 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
                 let key = format!("fid@{steps}");
                 let fid = frechet_distance(&FeatureStats::from_features(f)?, ref_stats)?;
                 sink.metric(&key, 0, fid)?;
-                sink.status("info", Some(&key), Some(&format!("extractor=judge N={}", s.samples)))?;
+                sink.status(
+                    "info",
+                    Some(&key),
+                    Some(&format!("extractor=judge N={}", s.samples)),
+                )?;
             }
         }
         if let (Some(f), Some(rf)) = (&feats, &ref_feats_for_kid) {
@@ -245,7 +322,14 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             let key = format!("kid@{steps}");
             sink.metric(&key, 0, k.mean)?;
             sink.metric(&format!("kid_std@{steps}"), 0, k.std)?;
-            sink.status("info", Some(&key), Some(&format!("extractor=judge N={} subsets={}x{}", s.samples, k.subsets, k.subset_size)))?;
+            sink.status(
+                "info",
+                Some(&key),
+                Some(&format!(
+                    "extractor=judge N={} subsets={}x{}",
+                    s.samples, k.subsets, k.subset_size
+                )),
+            )?;
         }
         if wants(&s, "dpg") {
             let pred = judge.predict(&images)?;
@@ -274,14 +358,23 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             let n = s.samples.min(64);
             let texts: Vec<String> = (0..n).map(|i| prompts[i / s.per_prompt].prompt()).collect();
             let cmd = match std::env::var("DDMD_HPS_SCORER") {
-                Ok(p) => ScorerCommand { program: PathBuf::from(p), args: vec![] },
+                Ok(p) => ScorerCommand {
+                    program: PathBuf::from(p),
+                    args: vec![],
+                },
                 Err(_) => ScorerCommand::hps_default(&repo_root()),
             };
             let scratch = job.work_dir.join(format!("hps@{steps}"));
             match score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch) {
                 Ok(HpsOutcome::Score(v)) => sink.metric(&key, 0, v)?,
-                Ok(HpsOutcome::Unavailable(why)) => sink.status("unavailable", Some(&key), Some(&why))?,
-                Err(e) => sink.status("unavailable", Some(&key), Some(&format!("scorer failed: {e}")))?,
+                Ok(HpsOutcome::Unavailable(why)) => {
+                    sink.status("unavailable", Some(&key), Some(&why))?
+                }
+                Err(e) => sink.status(
+                    "unavailable",
+                    Some(&key),
+                    Some(&format!("scorer failed: {e}")),
+                )?,
             }
             let _ = std::fs::remove_dir_all(&scratch);
         }
@@ -295,13 +388,16 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             };
             for &bs in &s.throughput_batches {
                 let bs = bs.max(1);
-                let texts: Vec<String> = (0..bs).map(|i| prompts[i % prompts.len()].prompt()).collect();
+                let texts: Vec<String> = (0..bs)
+                    .map(|i| prompts[i % prompts.len()].prompt())
+                    .collect();
                 let tokens = world.tokens_of(&texts);
                 let mut call = 0u64;
                 let tp = measure(bs, 2, s.throughput_calls, gpu, || {
                     call += 1;
                     let _g = tch::no_grad_guard();
-                    gen.try_generate_with(&tokens, Some(steps), None, call).map(|_| ())
+                    gen.try_generate_with(&tokens, Some(steps), None, call)
+                        .map(|_| ())
                 })?;
                 let tag = format!("@{steps}/bs{bs}");
                 sink.metric(&format!("throughput{tag}"), 0, tp.images_per_s)?;
@@ -309,7 +405,11 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
                 sink.metric(&format!("p95_ms{tag}"), 0, tp.p95_ms)?;
                 match tp.power_w {
                     Some(w) => sink.metric(&format!("power_w{tag}"), 0, w)?,
-                    None => sink.status("unavailable", Some(&format!("power_w{tag}")), Some("no GPU power reading (NVML/nvidia-smi)"))?,
+                    None => sink.status(
+                        "unavailable",
+                        Some(&format!("power_w{tag}")),
+                        Some("no GPU power reading (NVML/nvidia-smi)"),
+                    )?,
                 }
             }
         }

@@ -15,7 +15,11 @@ pub const INCEPTION_SIZE: i64 = 299;
 
 pub enum Extractor {
     Judge(Box<Judge>),
-    Inception { module: tch::CModule, device: Device, path: PathBuf },
+    Inception {
+        module: tch::CModule,
+        device: Device,
+        path: PathBuf,
+    },
 }
 
 impl std::fmt::Debug for Extractor {
@@ -40,7 +44,8 @@ pub fn default_inception_path() -> Option<PathBuf> {
 
 impl Extractor {
     pub fn inception(path: &Path, device: Device) -> Result<Extractor> {
-        let mut module = tch::CModule::load_on_device(path, device).map_err(|e| EvalError::io(path, e))?;
+        let mut module =
+            tch::CModule::load_on_device(path, device).map_err(|e| EvalError::io(path, e))?;
         module.set_eval();
         Ok(Extractor::Inception {
             module,
@@ -55,7 +60,9 @@ impl Extractor {
             Extractor::Judge(_) => "judge".to_string(),
             Extractor::Inception { path, .. } => format!(
                 "inception({})",
-                path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+                path.file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default()
             ),
         }
     }
@@ -64,7 +71,9 @@ impl Extractor {
     pub fn features(&self, images: &Tensor, batch: usize) -> Result<Tensor> {
         let s = images.size();
         if s.len() != 4 || s[1] != 3 {
-            return Err(EvalError::Invalid(format!("images must be [n, 3, H, W], got {s:?}")));
+            return Err(EvalError::Invalid(format!(
+                "images must be [n, 3, H, W], got {s:?}"
+            )));
         }
         let n = s[0];
         let b = batch.max(1) as i64;
@@ -75,7 +84,9 @@ impl Extractor {
             let x = images.narrow(0, i, k);
             let f = match self {
                 Extractor::Judge(j) => j.features(&x)?,
-                Extractor::Inception { module, device, .. } => inception_features(module, *device, &x)?,
+                Extractor::Inception { module, device, .. } => {
+                    inception_features(module, *device, &x)?
+                }
             };
             out.push(f.to_device(Device::Cpu).to_kind(Kind::Float));
             i += k;

@@ -48,15 +48,23 @@ pub fn parse_device(s: &str) -> anyhow::Result<Device> {
 }
 
 fn is_npz(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 /// Builds the extractor named by `--features`.
-pub fn make_extractor(features: &str, judge: Option<&Path>, device: Device) -> anyhow::Result<Extractor> {
+pub fn make_extractor(
+    features: &str,
+    judge: Option<&Path>,
+    device: Device,
+) -> anyhow::Result<Extractor> {
     match features {
         "judge" => {
-            let dir = judge.context("--features judge needs --judge <artifact dir> (or DDMD_JUDGE)")?;
-            let j = Judge::load(dir, device).with_context(|| format!("loading judge from {}", dir.display()))?;
+            let dir =
+                judge.context("--features judge needs --judge <artifact dir> (or DDMD_JUDGE)")?;
+            let j = Judge::load(dir, device)
+                .with_context(|| format!("loading judge from {}", dir.display()))?;
             Ok(Extractor::Judge(Box::new(j)))
         }
         "inception" => {
@@ -92,22 +100,43 @@ pub fn folder_stats(dir: &Path, ex: &Extractor, batch: usize) -> anyhow::Result<
     Ok(FeatureStats::from_features(&Tensor::cat(&feats, 0))?)
 }
 
-fn stats_of(p: &Path, ex: &mut Option<Extractor>, args: &FidArgs, device: Device) -> anyhow::Result<FeatureStats> {
+fn stats_of(
+    p: &Path,
+    ex: &mut Option<Extractor>,
+    args: &FidArgs,
+    device: Device,
+) -> anyhow::Result<FeatureStats> {
     if is_npz(p) {
-        return FeatureStats::load_npz(p).with_context(|| format!("reading statistics {}", p.display()));
+        return FeatureStats::load_npz(p)
+            .with_context(|| format!("reading statistics {}", p.display()));
     }
     if !p.is_dir() {
         bail!("{}: neither an image folder nor an .npz file", p.display());
     }
     if ex.is_none() {
-        *ex = Some(make_extractor(&args.features, args.judge.as_deref(), device)?);
+        *ex = Some(make_extractor(
+            &args.features,
+            args.judge.as_deref(),
+            device,
+        )?);
     }
-    let Some(e) = ex.as_ref() else { bail!("no extractor") };
+    let Some(e) = ex.as_ref() else {
+        bail!("no extractor")
+    };
     let s = folder_stats(p, e, args.batch)?;
-    eprintln!("{}: {} images, extractor {}, {} dims", p.display(), s.n.unwrap_or(0), e.name(), s.dims());
+    eprintln!(
+        "{}: {} images, extractor {}, {} dims",
+        p.display(),
+        s.n.unwrap_or(0),
+        e.name(),
+        s.dims()
+    );
     if let Some(dir) = &args.save_stats {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stats".into());
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "stats".into());
         let out = dir.join(format!("{name}.npz"));
         s.save_npz(&out)?;
         eprintln!("wrote {}", out.display());
@@ -124,7 +153,11 @@ pub fn fid_command(args: FidArgs) -> anyhow::Result<f64> {
     if let Some(d) = args.dims {
         for (p, s) in [(&args.a, &a), (&args.b, &b)] {
             if s.dims() != d {
-                bail!("{}: statistics have {} dims, --dims says {d}", p.display(), s.dims());
+                bail!(
+                    "{}: statistics have {} dims, --dims says {d}",
+                    p.display(),
+                    s.dims()
+                );
             }
         }
     }

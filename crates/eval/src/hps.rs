@@ -30,7 +30,10 @@ impl ScorerCommand {
             .unwrap_or_else(|_| repo_root.join(".venv/bin/python"));
         ScorerCommand {
             program: python,
-            args: vec![repo_root.join("python/hps_scorer.py").to_string_lossy().to_string()],
+            args: vec![repo_root
+                .join("python/hps_scorer.py")
+                .to_string_lossy()
+                .to_string()],
         }
     }
 }
@@ -42,13 +45,24 @@ struct Item<'a> {
 }
 
 /// Scores images [n, 3, R, R] in [-1, 1] with their prompts; `work` is a scratch folder.
-pub fn score_hps(cmd: &ScorerCommand, images: &tch::Tensor, prompts: &[String], work: &Path) -> Result<HpsOutcome> {
+pub fn score_hps(
+    cmd: &ScorerCommand,
+    images: &tch::Tensor,
+    prompts: &[String],
+    work: &Path,
+) -> Result<HpsOutcome> {
     let (imgs, h, w) = ddmd_science::data::tensor_to_chw_images(images)?;
     if imgs.len() != prompts.len() {
-        return Err(EvalError::Invalid(format!("{} images but {} prompts", imgs.len(), prompts.len())));
+        return Err(EvalError::Invalid(format!(
+            "{} images but {} prompts",
+            imgs.len(),
+            prompts.len()
+        )));
     }
     if h != w {
-        return Err(EvalError::Invalid(format!("HPS adapter needs square images, got {h}x{w}")));
+        return Err(EvalError::Invalid(format!(
+            "HPS adapter needs square images, got {h}x{w}"
+        )));
     }
     let img_dir = work.join("images");
     std::fs::create_dir_all(&img_dir).map_err(|e| EvalError::io(&img_dir, e))?;
@@ -56,7 +70,8 @@ pub fn score_hps(cmd: &ScorerCommand, images: &tch::Tensor, prompts: &[String], 
     for (i, (img, p)) in imgs.iter().zip(prompts).enumerate() {
         let file = format!("{i:05}.png");
         let path = img_dir.join(&file);
-        std::fs::write(&path, ddmd_science::data::image_to_png(img, h)).map_err(|e| EvalError::io(&path, e))?;
+        std::fs::write(&path, ddmd_science::data::image_to_png(img, h))
+            .map_err(|e| EvalError::io(&path, e))?;
         items.push(Item { file, prompt: p });
     }
     let prompts_path = work.join("prompts.json");
@@ -88,17 +103,35 @@ pub fn score_hps(cmd: &ScorerCommand, images: &tch::Tensor, prompts: &[String], 
 pub fn read_outcome(events: &Path) -> Result<HpsOutcome> {
     let text = std::fs::read_to_string(events).map_err(|e| EvalError::io(events, e))?;
     let mut outcome = None;
-    for (no, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let ev = Event::parse_line(line).map_err(|e| EvalError::io(events, format!("line {}: {e}", no + 1)))?;
+    for (no, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let ev = Event::parse_line(line)
+            .map_err(|e| EvalError::io(events, format!("line {}: {e}", no + 1)))?;
         match ev.kind {
-            EventKind::Metric { key, value, .. } if key == "hps" => outcome = Some(HpsOutcome::Score(value)),
-            EventKind::Status { state, key, message } if state == "unavailable" && key.as_deref() == Some("hps") => {
-                outcome = Some(HpsOutcome::Unavailable(message.unwrap_or_else(|| "no reason given".into())))
+            EventKind::Metric { key, value, .. } if key == "hps" => {
+                outcome = Some(HpsOutcome::Score(value))
+            }
+            EventKind::Status {
+                state,
+                key,
+                message,
+            } if state == "unavailable" && key.as_deref() == Some("hps") => {
+                outcome = Some(HpsOutcome::Unavailable(
+                    message.unwrap_or_else(|| "no reason given".into()),
+                ))
             }
             _ => {}
         }
     }
-    outcome.ok_or_else(|| EvalError::Scorer(format!("{}: scorer reported neither a score nor unavailability", events.display())))
+    outcome.ok_or_else(|| {
+        EvalError::Scorer(format!(
+            "{}: scorer reported neither a score nor unavailability",
+            events.display()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -117,10 +150,16 @@ mod tests {
     fn stand_in_scorer_plumbing() {
         let dir = tempfile::tempdir().unwrap();
         let imgs = tch::Tensor::zeros([3, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
-        let prompts: Vec<String> = ["a b", "a b c d", "a b c"].iter().map(|s| s.to_string()).collect();
+        let prompts: Vec<String> = ["a b", "a b c d", "a b c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let cmd = ScorerCommand {
             program: python(),
-            args: vec![repo_root().join("python/stand_in_hps.py").to_string_lossy().to_string()],
+            args: vec![repo_root()
+                .join("python/stand_in_hps.py")
+                .to_string_lossy()
+                .to_string()],
         };
         // all files present, mean prompt length 3 words → 0.03
         match score_hps(&cmd, &imgs, &prompts, dir.path()).unwrap() {
@@ -128,13 +167,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let mut cmd2 = cmd.clone();
-        cmd2.args.extend(["--unavailable".to_string(), "no checkpoint here".to_string()]);
+        cmd2.args.extend([
+            "--unavailable".to_string(),
+            "no checkpoint here".to_string(),
+        ]);
         assert_eq!(
             score_hps(&cmd2, &imgs, &prompts, dir.path()).unwrap(),
             HpsOutcome::Unavailable("no checkpoint here".into())
         );
         assert!(score_hps(&cmd, &imgs, &prompts[..2], dir.path()).is_err());
-        let bad = ScorerCommand { program: "/bin/false".into(), args: vec![] };
+        let bad = ScorerCommand {
+            program: "/bin/false".into(),
+            args: vec![],
+        };
         assert!(score_hps(&bad, &imgs, &prompts, dir.path()).is_err());
     }
 
@@ -144,10 +189,16 @@ mod tests {
         let imgs = tch::Tensor::zeros([1, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
         let mut cmd = ScorerCommand::hps_default(&repo_root());
         cmd.program = python();
-        cmd.args.extend(["--checkpoint".to_string(), dir.path().join("missing.pt").to_string_lossy().to_string()]);
+        cmd.args.extend([
+            "--checkpoint".to_string(),
+            dir.path().join("missing.pt").to_string_lossy().to_string(),
+        ]);
         match score_hps(&cmd, &imgs, &["a red circle".to_string()], dir.path()).unwrap() {
             HpsOutcome::Unavailable(reason) => {
-                assert!(reason.contains("missing") || reason.contains("not found"), "{reason}")
+                assert!(
+                    reason.contains("missing") || reason.contains("not found"),
+                    "{reason}"
+                )
             }
             other => panic!("expected unavailable, got {other:?}"),
         }

@@ -78,7 +78,12 @@ impl JudgeNet {
         JudgeNet {
             convs,
             fc: nn::linear(p / "fc", flat, cfg.feature_dim, Default::default()),
-            cells: nn::linear(p / "cells", cfg.feature_dim, CELLS * PER_CELL, Default::default()),
+            cells: nn::linear(
+                p / "cells",
+                cfg.feature_dim,
+                CELLS * PER_CELL,
+                Default::default(),
+            ),
             bg: nn::linear(p / "bg", cfg.feature_dim, N_BG, Default::default()),
         }
     }
@@ -99,7 +104,10 @@ impl JudgeNet {
     /// (cell logits [n, 9, PER_CELL], background logits [n, 3]).
     pub(crate) fn heads(&self, feat: &Tensor) -> (Tensor, Tensor) {
         let n = feat.size()[0];
-        (self.cells.forward(feat).view([n, CELLS, PER_CELL]), self.bg.forward(feat))
+        (
+            self.cells.forward(feat).view([n, CELLS, PER_CELL]),
+            self.bg.forward(feat),
+        )
     }
 }
 
@@ -112,7 +120,9 @@ pub struct Judge {
 
 impl std::fmt::Debug for Judge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Judge").field("config", &self.config).finish()
+        f.debug_struct("Judge")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -136,7 +146,8 @@ impl Judge {
     pub fn load(dir: &Path, device: Device) -> Result<Judge> {
         let cfg_path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| EvalError::io(&cfg_path, e))?;
-        let config: JudgeConfig = serde_json::from_str(&text).map_err(|e| EvalError::io(&cfg_path, e))?;
+        let config: JudgeConfig =
+            serde_json::from_str(&text).map_err(|e| EvalError::io(&cfg_path, e))?;
         let mut judge = Judge::new(config, device);
         let w = dir.join(WEIGHTS_FILE);
         judge.vs.load(&w).map_err(|e| EvalError::io(&w, e))?;
@@ -149,14 +160,17 @@ impl Judge {
         let w = dir.join(WEIGHTS_FILE);
         self.vs.save(&w).map_err(|e| EvalError::io(&w, e))?;
         let cfg_path = dir.join(CONFIG_FILE);
-        let text = serde_json::to_string_pretty(&self.config).map_err(|e| EvalError::io(&cfg_path, e))?;
+        let text =
+            serde_json::to_string_pretty(&self.config).map_err(|e| EvalError::io(&cfg_path, e))?;
         std::fs::write(&cfg_path, text).map_err(|e| EvalError::io(&cfg_path, e))
     }
 
     fn check(images: &Tensor) -> Result<()> {
         let s = images.size();
         if s.len() != 4 || s[1] != 3 {
-            return Err(EvalError::Invalid(format!("judge input must be [n, 3, H, W], got {s:?}")));
+            return Err(EvalError::Invalid(format!(
+                "judge input must be [n, 3, H, W], got {s:?}"
+            )));
         }
         Ok(())
     }
@@ -170,12 +184,18 @@ impl Judge {
         let mut i = 0;
         while i < n {
             let b = (n - i).min(256);
-            let x = images.narrow(0, i, b).to_device(self.device()).to_kind(Kind::Float);
+            let x = images
+                .narrow(0, i, b)
+                .to_device(self.device())
+                .to_kind(Kind::Float);
             out.push(self.net.features(&x));
             i += b;
         }
         if out.is_empty() {
-            return Ok(Tensor::zeros([0, self.config.feature_dim], (Kind::Float, self.device())));
+            return Ok(Tensor::zeros(
+                [0, self.config.feature_dim],
+                (Kind::Float, self.device()),
+            ));
         }
         Ok(Tensor::cat(&out, 0))
     }
@@ -186,14 +206,28 @@ impl Judge {
         let _g = tch::no_grad_guard();
         let (cells, bg) = self.net.heads(&feat);
         let n = feat.size()[0];
-        let shape = cells.narrow(2, 0, N_SHAPE).argmax(2, false).to_device(Device::Cpu);
-        let color = cells.narrow(2, N_SHAPE, N_COLOR).argmax(2, false).to_device(Device::Cpu);
-        let size = cells.narrow(2, N_SHAPE + N_COLOR, N_SIZE).argmax(2, false).to_device(Device::Cpu);
+        let shape = cells
+            .narrow(2, 0, N_SHAPE)
+            .argmax(2, false)
+            .to_device(Device::Cpu);
+        let color = cells
+            .narrow(2, N_SHAPE, N_COLOR)
+            .argmax(2, false)
+            .to_device(Device::Cpu);
+        let size = cells
+            .narrow(2, N_SHAPE + N_COLOR, N_SIZE)
+            .argmax(2, false)
+            .to_device(Device::Cpu);
         let bg = bg.argmax(1, false).to_device(Device::Cpu);
         let to_vec = |t: &Tensor| Vec::<i64>::try_from(&t.flatten(0, -1)).map_err(EvalError::Torch);
-        let (shape, color, size, bg) = (to_vec(&shape)?, to_vec(&color)?, to_vec(&size)?, to_vec(&bg)?);
+        let (shape, color, size, bg) = (
+            to_vec(&shape)?,
+            to_vec(&color)?,
+            to_vec(&size)?,
+            to_vec(&bg)?,
+        );
         let mut scenes = Vec::with_capacity(n as usize);
-        for i in 0..n as usize {
+        for (i, &bg_i) in bg.iter().enumerate().take(n as usize) {
             let mut objects = Vec::new();
             for c in 0..CELLS as usize {
                 let k = i * CELLS as usize + c;
@@ -210,10 +244,13 @@ impl Judge {
                 objects.push(Object::plain(sh, co, sz, (c / GRID, c % GRID)));
             }
             let background = ColorName::BACKGROUND
-                .get(bg[i] as usize)
+                .get(bg_i as usize)
                 .copied()
                 .unwrap_or(ColorName::Black);
-            scenes.push(Scene { background, objects });
+            scenes.push(Scene {
+                background,
+                objects,
+            });
         }
         Ok(scenes)
     }
@@ -231,10 +268,18 @@ pub(crate) fn targets(scenes: &[Scene]) -> (Tensor, Tensor, Tensor, Tensor) {
         for o in &s.objects {
             let k = i * cells + o.cell.0 * GRID + o.cell.1;
             shape[k] = 1 + o.shape.index() as i64;
-            color[k] = ColorName::OBJECT.iter().position(|c| *c == o.color).unwrap_or(0) as i64;
+            color[k] = ColorName::OBJECT
+                .iter()
+                .position(|c| *c == o.color)
+                .unwrap_or(0) as i64;
             size[k] = o.size.index() as i64;
         }
-        bg.push(ColorName::BACKGROUND.iter().position(|c| *c == s.background).unwrap_or(0) as i64);
+        bg.push(
+            ColorName::BACKGROUND
+                .iter()
+                .position(|c| *c == s.background)
+                .unwrap_or(0) as i64,
+        );
     }
     (
         Tensor::from_slice(&shape),

@@ -35,10 +35,18 @@ pub fn run_judge_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()
     for (cat, v) in &acc.per_category {
         sink.metric(&format!("judge/acc/{cat}"), tp.iterations as i64, *v)?;
     }
-    sink.metric("judge/train_s", tp.iterations as i64, t.elapsed().as_secs_f64())?;
-    sink.log(format!("judge accuracy on held-out scenes:\n{}", acc.render()))?;
+    sink.metric(
+        "judge/train_s",
+        tp.iterations as i64,
+        t.elapsed().as_secs_f64(),
+    )?;
+    sink.log(format!(
+        "judge accuracy on held-out scenes:\n{}",
+        acc.render()
+    ))?;
     judge.config.accuracy = acc.per_category.clone();
-    std::fs::create_dir_all(&job.work_dir).with_context(|| format!("creating {}", job.work_dir.display()))?;
+    std::fs::create_dir_all(&job.work_dir)
+        .with_context(|| format!("creating {}", job.work_dir.display()))?;
     judge.save(&job.work_dir)?;
     sink.artifact("judge", crate::judge::WEIGHTS_FILE)?;
     sink.artifact("judge_config", crate::judge::CONFIG_FILE)?;

@@ -54,7 +54,10 @@ pub struct AccuracyTable {
 impl AccuracyTable {
     /// A fixed-width table, one category per line.
     pub fn render(&self) -> String {
-        let mut s = format!("{:<10} {:>8}   (held-out scenes: {})\n", "category", "accuracy", self.scenes);
+        let mut s = format!(
+            "{:<10} {:>8}   (held-out scenes: {})\n",
+            "category", "accuracy", self.scenes
+        );
         for (k, v) in &self.per_category {
             s.push_str(&format!("{:<10} {:>7.2}%\n", k, v * 100.0));
         }
@@ -101,7 +104,12 @@ pub(crate) fn ev(r: std::io::Result<()>) -> Result<()> {
     r.map_err(|e| EvalError::Invalid(format!("cannot write events: {e}")))
 }
 
-pub fn train_judge_with(cfg: &ShapesConfig, p: &JudgeTrainParams, device: Device, sink: &mut EventSink) -> Result<Judge> {
+pub fn train_judge_with(
+    cfg: &ShapesConfig,
+    p: &JudgeTrainParams,
+    device: Device,
+    sink: &mut EventSink,
+) -> Result<Judge> {
     tch::manual_seed(p.seed as i64);
     let world = ShapesWorld::new(cfg.clone());
     let config = JudgeConfig {
@@ -130,7 +138,13 @@ pub fn train_judge_with(cfg: &ShapesConfig, p: &JudgeTrainParams, device: Device
         let (cells, bg) = judge.net.heads(&feat);
         let cells = cells.view([-1, cells.size()[2]]);
         let ce = |logits: Tensor, t: &Tensor| {
-            logits.cross_entropy_loss::<Tensor>(&t.to_device(device), None, Reduction::Mean, -100, 0.0)
+            logits.cross_entropy_loss::<Tensor>(
+                &t.to_device(device),
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            )
         };
         let loss = ce(cells.narrow(1, 0, N_SHAPE), &shape_t)
             + ce(cells.narrow(1, N_SHAPE, N_COLOR), &color_t)
@@ -140,7 +154,9 @@ pub fn train_judge_with(cfg: &ShapesConfig, p: &JudgeTrainParams, device: Device
         if it % p.log_every.max(1) == 0 || it + 1 == p.iterations {
             let l = loss.double_value(&[]);
             if !l.is_finite() {
-                return Err(EvalError::Invalid(format!("judge loss is {l} at iteration {it}")));
+                return Err(EvalError::Invalid(format!(
+                    "judge loss is {l} at iteration {it}"
+                )));
             }
             ev(sink.metric("judge/loss", it as i64, l))?;
             ev(sink.progress((it + 1) as f64, Some(p.iterations as f64)))?;
@@ -150,7 +166,12 @@ pub fn train_judge_with(cfg: &ShapesConfig, p: &JudgeTrainParams, device: Device
 }
 
 /// Accuracy per question category of `judge` on `n` held-out scenes of `cfg`.
-pub fn judge_accuracy(judge: &Judge, cfg: &ShapesConfig, n: usize, seed: u64) -> Result<AccuracyTable> {
+pub fn judge_accuracy(
+    judge: &Judge,
+    cfg: &ShapesConfig,
+    n: usize,
+    seed: u64,
+) -> Result<AccuracyTable> {
     let world = ShapesWorld::new(cfg.clone());
     let mut right: BTreeMap<QuestionCategory, (usize, usize)> = BTreeMap::new();
     let mut done = 0usize;

@@ -25,17 +25,22 @@ fn choose(rng: &mut SplitMix64, n: usize, m: usize) -> Vec<i64> {
 pub fn kid(a: &Tensor, b: &Tensor, subsets: usize, subset_size: usize, seed: u64) -> Result<Kid> {
     let (sa, sb) = (a.size(), b.size());
     if sa.len() != 2 || sb.len() != 2 || sa[1] != sb[1] {
-        return Err(EvalError::Invalid(format!("KID needs [n, d] features of equal d, got {sa:?} and {sb:?}")));
+        return Err(EvalError::Invalid(format!(
+            "KID needs [n, d] features of equal d, got {sa:?} and {sb:?}"
+        )));
     }
     let m = subset_size.min(sa[0] as usize).min(sb[0] as usize);
     if m < 2 || subsets == 0 {
-        return Err(EvalError::Invalid(format!("KID needs subsets >= 1 of size >= 2 (got {subsets} x {m})")));
+        return Err(EvalError::Invalid(format!(
+            "KID needs subsets >= 1 of size >= 2 (got {subsets} x {m})"
+        )));
     }
     let d = sa[1] as f64;
     let a = a.to_device(tch::Device::Cpu).to_kind(Kind::Double);
     let b = b.to_device(tch::Device::Cpu).to_kind(Kind::Double);
     let mut rng = SplitMix64::new(seed);
-    let kern = |x: &Tensor, y: &Tensor| (x.matmul(&y.transpose(0, 1)) / d + 1.0).pow_tensor_scalar(3);
+    let kern =
+        |x: &Tensor, y: &Tensor| (x.matmul(&y.transpose(0, 1)) / d + 1.0).pow_tensor_scalar(3);
     let mut vals = Vec::with_capacity(subsets);
     for _ in 0..subsets {
         let x = a.index_select(0, &Tensor::from_slice(&choose(&mut rng, sa[0] as usize, m)));
@@ -46,7 +51,8 @@ pub fn kid(a: &Tensor, b: &Tensor, subsets: usize, subset_size: usize, seed: u64
         let mf = m as f64;
         let sum = |t: &Tensor| t.sum(Kind::Double).double_value(&[]);
         let diag = |t: &Tensor| t.diagonal(0, 0, 1).sum(Kind::Double).double_value(&[]);
-        let mmd = (sum(&kxx) - diag(&kxx) + sum(&kyy) - diag(&kyy)) / (mf * (mf - 1.0)) - 2.0 * sum(&kxy) / (mf * mf);
+        let mmd = (sum(&kxx) - diag(&kxx) + sum(&kyy) - diag(&kyy)) / (mf * (mf - 1.0))
+            - 2.0 * sum(&kxy) / (mf * mf);
         vals.push(mmd);
     }
     let mean = vals.iter().sum::<f64>() / vals.len() as f64;
@@ -76,7 +82,10 @@ mod tests {
         assert!(diff.mean > 0.2, "{diff:?}");
         assert!(diff.mean > 10.0 * same.mean.abs());
         // deterministic by seed
-        assert_eq!(kid(&a, &c, 5, 100, 3).unwrap(), kid(&a, &c, 5, 100, 3).unwrap());
+        assert_eq!(
+            kid(&a, &c, 5, 100, 3).unwrap(),
+            kid(&a, &c, 5, 100, 3).unwrap()
+        );
         assert!(kid(&a, &c.narrow(1, 0, 4), 5, 100, 3).is_err());
     }
 }

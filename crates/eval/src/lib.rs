@@ -27,7 +27,9 @@ pub use fid_cmd::{fid_command, FidArgs};
 pub use hps::{score_hps, HpsOutcome, ScorerCommand};
 pub use judge::{Judge, JudgeConfig};
 pub use judge_stage::run_judge_stage;
-pub use judge_train::{judge_accuracy, train_judge, train_judge_with, AccuracyTable, JudgeTrainParams};
+pub use judge_train::{
+    judge_accuracy, train_judge, train_judge_with, AccuracyTable, JudgeTrainParams,
+};
 pub use kid::{kid, Kid};
 pub use pixels::{pixel_stats, PixelStats};
 pub use throughput::{measure, Throughput};

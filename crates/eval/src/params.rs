@@ -29,7 +29,11 @@ pub fn usize_list(p: &Map<String, Value>, key: &str) -> Result<Option<Vec<usize>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|v| v.as_u64().map(|u| u as usize).ok_or_else(|| anyhow::anyhow!("{key} must hold non-negative integers, got {v}")))
+            .map(|v| {
+                v.as_u64().map(|u| u as usize).ok_or_else(|| {
+                    anyhow::anyhow!("{key} must hold non-negative integers, got {v}")
+                })
+            })
             .collect::<Result<Vec<_>>>()
             .map(Some),
         Some(v) => match v.as_u64() {
@@ -44,7 +48,11 @@ pub fn string_list(p: &Map<String, Value>, key: &str) -> Result<Option<Vec<Strin
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("{key} must hold strings, got {v}")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow::anyhow!("{key} must hold strings, got {v}"))
+            })
             .collect::<Result<Vec<_>>>()
             .map(Some),
         Some(Value::String(s)) => Ok(Some(vec![s.clone()])),

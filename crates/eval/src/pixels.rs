@@ -26,7 +26,9 @@ fn channel_means(x: &Tensor) -> Result<[f64; 3]> {
 fn check(x: &Tensor) -> Result<()> {
     let s = x.size();
     if s.len() != 4 || s[1] != 3 || s[0] == 0 {
-        return Err(EvalError::Invalid(format!("pixel stats need [n > 0, 3, H, W], got {s:?}")));
+        return Err(EvalError::Invalid(format!(
+            "pixel stats need [n > 0, 3, H, W], got {s:?}"
+        )));
     }
     Ok(())
 }
@@ -38,7 +40,12 @@ pub fn pixel_stats(images: &Tensor, reference: Option<&Tensor>) -> Result<PixelS
     let mean = x.mean(Kind::Double).double_value(&[]);
     // population variance over all pixels (what a training monitor reports)
     let var = x.var(false).double_value(&[]);
-    let saturated = x.abs().ge(SATURATION_LEVEL).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    let saturated = x
+        .abs()
+        .ge(SATURATION_LEVEL)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
     let mut color_shift = [0.0; 3];
     if let Some(r) = reference {
         check(r)?;
@@ -62,16 +69,26 @@ mod tests {
     #[test]
     fn known_values() {
         // half the pixels at +1 (saturated), half at 0
-        let x = Tensor::cat(&[Tensor::ones([2, 3, 4, 4], (Kind::Float, tch::Device::Cpu)), Tensor::zeros([2, 3, 4, 4], (Kind::Float, tch::Device::Cpu))], 0);
+        let x = Tensor::cat(
+            &[
+                Tensor::ones([2, 3, 4, 4], (Kind::Float, tch::Device::Cpu)),
+                Tensor::zeros([2, 3, 4, 4], (Kind::Float, tch::Device::Cpu)),
+            ],
+            0,
+        );
         let s = pixel_stats(&x, None).unwrap();
         assert!((s.mean - 0.5).abs() < 1e-12);
         assert!((s.var - 0.25).abs() < 1e-12);
         assert!((s.saturated - 0.5).abs() < 1e-12);
         let r = Tensor::zeros([1, 3, 4, 4], (Kind::Float, tch::Device::Cpu));
-        let mut shifted = Tensor::zeros([1, 3, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let shifted = Tensor::zeros([1, 3, 4, 4], (Kind::Float, tch::Device::Cpu));
         let _ = shifted.narrow(1, 2, 1).fill_(0.25);
         let s = pixel_stats(&shifted, Some(&r)).unwrap();
         assert_eq!(s.color_shift, [0.0, 0.0, 0.25]);
-        assert!(pixel_stats(&Tensor::zeros([2, 4], (Kind::Float, tch::Device::Cpu)), None).is_err());
+        assert!(pixel_stats(
+            &Tensor::zeros([2, 4], (Kind::Float, tch::Device::Cpu)),
+            None
+        )
+        .is_err());
     }
 }

@@ -36,13 +36,21 @@ struct PowerSampler {
 
 fn read_power(gpu: u32) -> Option<f64> {
     let out = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=power.draw", "--format=csv,noheader,nounits", "-i", &gpu.to_string()])
+        .args([
+            "--query-gpu=power.draw",
+            "--format=csv,noheader,nounits",
+            "-i",
+            &gpu.to_string(),
+        ])
         .output()
         .ok()?;
     if !out.status.success() {
         return None;
     }
-    String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().ok()
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .ok()
 }
 
 impl PowerSampler {
@@ -138,7 +146,10 @@ mod tests {
         assert_eq!(n, 6);
         assert_eq!(t.calls, 5);
         assert!(t.median_ms >= 10.0 && t.median_ms < 100.0, "{t:?}");
-        assert!(t.images_per_s > 4.0 / 0.1 && t.images_per_s <= 4.0 / 0.01, "{t:?}");
+        assert!(
+            t.images_per_s > 4.0 / 0.1 && t.images_per_s <= 4.0 / 0.01,
+            "{t:?}"
+        );
         assert!(measure(1, 0, 1, None, || anyhow::bail!("boom")).is_err());
     }
 }

@@ -3,10 +3,18 @@
 //! the stand-in HPS scorer. Checks metric keys with their settings, the FID status events,
 //! the reference-statistics cache and the sample grid; values are not judged here.
 
-use ddmd_core::{CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName, UpstreamJob};
+use ddmd_core::{
+    CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName, UpstreamJob,
+};
 use std::path::Path;
 
-fn job(dir: &Path, name: &str, kind: StageKind, params: serde_json::Value, upstream: Vec<UpstreamJob>) -> JobFile {
+fn job(
+    dir: &Path,
+    name: &str,
+    kind: StageKind,
+    params: serde_json::Value,
+    upstream: Vec<UpstreamJob>,
+) -> JobFile {
     JobFile {
         pipeline: "t".into(),
         run_id: RunId(1),
@@ -37,16 +45,19 @@ fn upstream(j: &JobFile) -> UpstreamJob {
     }
 }
 
-fn run(j: &JobFile, f: fn(&JobFile, &mut EventSink) -> anyhow::Result<()>) -> anyhow::Result<Vec<Event>> {
+fn run(
+    j: &JobFile,
+    f: fn(&JobFile, &mut EventSink) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Event>> {
     std::fs::create_dir_all(&j.job_dir)?;
     {
         let mut sink = EventSink::open(&j.events, 0)?;
         f(j, &mut sink)?;
     }
-    Ok(std::fs::read_to_string(&j.events)?
+    std::fs::read_to_string(&j.events)?
         .lines()
         .map(|l| Event::parse_line(l).map_err(|e| anyhow::anyhow!("{e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?)
+        .collect::<anyhow::Result<Vec<_>>>()
 }
 
 fn metric(evs: &[Event], k: &str) -> Option<f64> {
@@ -58,7 +69,11 @@ fn metric(evs: &[Event], k: &str) -> Option<f64> {
 
 fn status<'a>(evs: &'a [Event], k: &str) -> Option<(&'a str, &'a str)> {
     evs.iter().find_map(|e| match &e.kind {
-        EventKind::Status { state, key: Some(key), message } if key == k => Some((state.as_str(), message.as_deref().unwrap_or(""))),
+        EventKind::Status {
+            state,
+            key: Some(key),
+            message,
+        } if key == k => Some((state.as_str(), message.as_deref().unwrap_or(""))),
         _ => None,
     })
 }
@@ -66,31 +81,72 @@ fn status<'a>(evs: &'a [Event], k: &str) -> Option<(&'a str, &'a str)> {
 #[test]
 fn evaluate_a_teacher_with_every_metric() {
     let dir = tempfile::tempdir().unwrap();
-    let teacher = job(dir.path(), "teacher", StageKind::Teacher, serde_json::json!({"iterations": 2, "batch": 8}), vec![]);
+    let teacher = job(
+        dir.path(),
+        "teacher",
+        StageKind::Teacher,
+        serde_json::json!({"iterations": 2, "batch": 8}),
+        vec![],
+    );
     run(&teacher, ddmd_science::run_teacher_stage).expect("teacher stage");
-    let judge = job(dir.path(), "judge", StageKind::Judge, serde_json::json!({"iterations": 10, "batch": 16, "held_out": 50, "min_accuracy": 0.0}), vec![]);
+    let judge = job(
+        dir.path(),
+        "judge",
+        StageKind::Judge,
+        serde_json::json!({"iterations": 10, "batch": 16, "held_out": 50, "min_accuracy": 0.0}),
+        vec![],
+    );
     run(&judge, ddmd_eval::run_judge_stage).expect("judge stage");
 
-    std::env::set_var("DDMD_HPS_SCORER", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/stand_in_hps.py"));
+    std::env::set_var(
+        "DDMD_HPS_SCORER",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/stand_in_hps.py"),
+    );
     let params = serde_json::json!({
         "sample_steps": [1, 2], "samples": 16, "batch": 8,
         "metrics": ["fid", "kid", "dpg", "pixels", "stability", "hps", "throughput"],
         "throughput_batches": [1, 2], "throughput_calls": 2
     });
-    let ev = job(dir.path(), "evaluate", StageKind::Evaluate, params.clone(), vec![upstream(&teacher), upstream(&judge)]);
+    let ev = job(
+        dir.path(),
+        "evaluate",
+        StageKind::Evaluate,
+        params.clone(),
+        vec![upstream(&teacher), upstream(&judge)],
+    );
     let evs = run(&ev, ddmd_eval::run_evaluate_stage).expect("evaluate stage");
     for steps in [1, 2] {
-        for k in ["fid", "kid", "dpg", "dpg@S/entity", "pixel_mean", "pixel_var", "pixel_saturated", "color_shift_r", "hps"] {
-            let key = if k.contains("@S") { k.replace("@S", &format!("@{steps}")) } else { format!("{k}@{steps}") };
+        for k in [
+            "fid",
+            "kid",
+            "dpg",
+            "dpg@S/entity",
+            "pixel_mean",
+            "pixel_var",
+            "pixel_saturated",
+            "color_shift_r",
+            "hps",
+        ] {
+            let key = if k.contains("@S") {
+                k.replace("@S", &format!("@{steps}"))
+            } else {
+                format!("{k}@{steps}")
+            };
             let v = metric(&evs, &key).unwrap_or_else(|| panic!("no metric {key}"));
             assert!(v.is_finite(), "{key} = {v}");
         }
         for bs in [1, 2] {
             for k in ["throughput", "median_ms", "p95_ms"] {
-                assert!(metric(&evs, &format!("{k}@{steps}/bs{bs}")).is_some_and(|v| v > 0.0), "{k}@{steps}/bs{bs}");
+                assert!(
+                    metric(&evs, &format!("{k}@{steps}/bs{bs}")).is_some_and(|v| v > 0.0),
+                    "{k}@{steps}/bs{bs}"
+                );
             }
         }
-        assert_eq!(status(&evs, &format!("fid@{steps}")), Some(("info", "extractor=judge N=16")));
+        assert_eq!(
+            status(&evs, &format!("fid@{steps}")),
+            Some(("info", "extractor=judge N=16"))
+        );
         assert!(ev.work_dir.join(format!("samples@{steps}.png")).is_file());
         let dpg = metric(&evs, &format!("dpg@{steps}")).unwrap();
         assert!((0.0..=100.0).contains(&dpg));
@@ -100,20 +156,49 @@ fn evaluate_a_teacher_with_every_metric() {
     // a teacher has no stability.json: stated, not invented
     assert_eq!(status(&evs, "stability").map(|s| s.0), Some("unavailable"));
     assert!(ev.work_dir.join("ref_stats_16.npz").is_file());
-    let cached: Vec<_> = std::fs::read_dir(dir.path().join("home/cache/fid-ref")).unwrap().collect();
+    let cached: Vec<_> = std::fs::read_dir(dir.path().join("home/cache/fid-ref"))
+        .unwrap()
+        .collect();
     assert_eq!(cached.len(), 1, "reference statistics cached once");
 
     // a second evaluate reads the cache and gives the same FID (same seed)
-    let ev2 = job(dir.path(), "evaluate2", StageKind::Evaluate, params, vec![upstream(&teacher), upstream(&judge)]);
+    let ev2 = job(
+        dir.path(),
+        "evaluate2",
+        StageKind::Evaluate,
+        params,
+        vec![upstream(&teacher), upstream(&judge)],
+    );
     let evs2 = run(&ev2, ddmd_eval::run_evaluate_stage).unwrap();
-    let (a, b) = (metric(&evs, "fid@1").unwrap(), metric(&evs2, "fid@1").unwrap());
+    let (a, b) = (
+        metric(&evs, "fid@1").unwrap(),
+        metric(&evs2, "fid@1").unwrap(),
+    );
     assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
 
     // missing upstream judge, unknown metric: errors with a message
-    let bad = job(dir.path(), "bad", StageKind::Evaluate, serde_json::json!({}), vec![upstream(&teacher)]);
-    let err = format!("{:#}", run(&bad, ddmd_eval::run_evaluate_stage).unwrap_err());
+    let bad = job(
+        dir.path(),
+        "bad",
+        StageKind::Evaluate,
+        serde_json::json!({}),
+        vec![upstream(&teacher)],
+    );
+    let err = format!(
+        "{:#}",
+        run(&bad, ddmd_eval::run_evaluate_stage).unwrap_err()
+    );
     assert!(err.contains("upstream judge"), "{err}");
-    let bad = job(dir.path(), "bad2", StageKind::Evaluate, serde_json::json!({"metrics": ["fdi"]}), vec![upstream(&teacher), upstream(&judge)]);
-    let err = format!("{:#}", run(&bad, ddmd_eval::run_evaluate_stage).unwrap_err());
+    let bad = job(
+        dir.path(),
+        "bad2",
+        StageKind::Evaluate,
+        serde_json::json!({"metrics": ["fdi"]}),
+        vec![upstream(&teacher), upstream(&judge)],
+    );
+    let err = format!(
+        "{:#}",
+        run(&bad, ddmd_eval::run_evaluate_stage).unwrap_err()
+    );
     assert!(err.contains("unknown metric \"fdi\""), "{err}");
 }

@@ -18,13 +18,22 @@ fn pytorch_fid(a: &Path, b: &Path) -> f64 {
 from pytorch_fid.fid_score import calculate_frechet_distance\n\
 a = np.load(sys.argv[1]); b = np.load(sys.argv[2])\n\
 print(repr(float(calculate_frechet_distance(a['mu'], a['sigma'], b['mu'], b['sigma']))))\n";
-    let out = Command::new(python()).arg("-c").arg(script).arg(a).arg(b).output().expect("run .venv python");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("run .venv python");
     assert!(
         out.status.success(),
         "pytorch-fid failed (install with scripts/setup-venv numpy pytorch-fid): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a number")
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
 }
 
 fn check(name: &str, fa: &Tensor, fb: &Tensor) {
@@ -38,7 +47,10 @@ fn check(name: &str, fa: &Tensor, fb: &Tensor) {
     let theirs = pytorch_fid(&pa, &pb);
     let rel = ((ours - theirs) / theirs).abs();
     println!("{name}: ours {ours:.10} pytorch-fid {theirs:.10} rel {rel:.2e}");
-    assert!(rel <= 1e-6, "{name}: ours {ours} vs pytorch-fid {theirs} (rel {rel:.3e})");
+    assert!(
+        rel <= 1e-6,
+        "{name}: ours {ours} vs pytorch-fid {theirs} (rel {rel:.3e})"
+    );
 }
 
 #[test]
@@ -48,7 +60,8 @@ fn parity_full_rank() {
     let d = 64;
     let mix = Tensor::randn([d, d], opts) / 8.0;
     let fa = Tensor::randn([2000, d], opts).matmul(&mix);
-    let fb = Tensor::randn([2000, d], opts).matmul(&(&mix + Tensor::randn([d, d], opts) * 0.05)) + 0.1;
+    let fb =
+        Tensor::randn([2000, d], opts).matmul(&(&mix + Tensor::randn([d, d], opts) * 0.05)) + 0.1;
     check("full rank", &fa, &fb);
 }
 
@@ -81,7 +94,12 @@ fn numpy_written_npz_is_read() {
     let p = dir.path().join("np.npz");
     let script = "import sys, numpy as np\n\
 np.savez(sys.argv[1], mu=np.arange(3, dtype=np.float64), sigma=np.eye(3) * 2.0)\n";
-    let st = Command::new(python()).arg("-c").arg(script).arg(&p).status().unwrap();
+    let st = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success());
     let s = FeatureStats::load_npz(&p).unwrap();
     assert_eq!(Vec::<f64>::try_from(&s.mu).unwrap(), vec![0.0, 1.0, 2.0]);

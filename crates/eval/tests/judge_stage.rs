@@ -2,7 +2,9 @@
 //! table; save/load round-trips; the `judge` stage writes its artifacts and events and fails
 //! below the threshold; `fid_command` works on image folders and `.npz` files.
 
-use ddmd_core::{CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName};
+use ddmd_core::{
+    CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName,
+};
 use ddmd_eval::{fid_command, judge_accuracy, run_judge_stage, FidArgs, Judge, JudgeConfig};
 use ddmd_science::data::{image_to_png, ShapesConfig, ShapesWorld};
 use std::path::Path;
@@ -44,7 +46,10 @@ fn untrained_judge_fails_check_and_round_trips() {
     let acc = judge_accuracy(&j, &cfg, 200, 0).unwrap();
     assert_eq!(acc.per_category.len(), 5, "{acc:?}");
     let err = acc.check(0.98).unwrap_err().to_string();
-    assert!(err.contains("judge accuracy below 98%") && err.contains("entity"), "{err}");
+    assert!(
+        err.contains("judge accuracy below 98%") && err.contains("entity"),
+        "{err}"
+    );
     j.save(dir.path()).unwrap();
     let back = Judge::load(dir.path(), Device::Cpu).unwrap();
     let imgs = ShapesWorld::new(cfg).batch(1, 0, 8).images;
@@ -53,19 +58,26 @@ fn untrained_judge_fails_check_and_round_trips() {
     assert!(a.allclose(&b, 0.0, 0.0, false));
     assert_eq!(back.predict(&imgs).unwrap().len(), 8);
     assert!(Judge::load(&dir.path().join("nope"), Device::Cpu).is_err());
-    assert!(j.features(&tch::Tensor::zeros([2, 3], (tch::Kind::Float, Device::Cpu))).is_err());
+    assert!(j
+        .features(&tch::Tensor::zeros([2, 3], (tch::Kind::Float, Device::Cpu)))
+        .is_err());
 }
 
 #[test]
 fn judge_stage_writes_artifacts_and_enforces_threshold() {
     let dir = tempfile::tempdir().unwrap();
-    let j = job(dir.path(), serde_json::json!({"iterations": 20, "batch": 16, "held_out": 100, "min_accuracy": 0.0, "log_every": 5}));
+    let j = job(
+        dir.path(),
+        serde_json::json!({"iterations": 20, "batch": 16, "held_out": 100, "min_accuracy": 0.0, "log_every": 5}),
+    );
     {
         let mut sink = EventSink::open(&j.events, 0).unwrap();
         run_judge_stage(&j, &mut sink).unwrap();
     }
     assert!(j.work_dir.join("judge.safetensors").is_file());
-    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(j.work_dir.join("judge.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(j.work_dir.join("judge.json")).unwrap())
+            .unwrap();
     assert_eq!(cfg["accuracy"].as_object().unwrap().len(), 5);
     let evs = events(&j.events);
     let keys: Vec<String> = evs
@@ -75,17 +87,32 @@ fn judge_stage_writes_artifacts_and_enforces_threshold() {
             _ => None,
         })
         .collect();
-    for k in ["judge/loss", "judge/acc/entity", "judge/acc/attribute", "judge/acc/relation", "judge/acc/count", "judge/acc/global"] {
+    for k in [
+        "judge/loss",
+        "judge/acc/entity",
+        "judge/acc/attribute",
+        "judge/acc/relation",
+        "judge/acc/count",
+        "judge/acc/global",
+    ] {
         assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
     }
-    assert!(evs.iter().any(|e| matches!(&e.kind, EventKind::Artifact { name, .. } if name == "judge")));
+    assert!(evs
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Artifact { name, .. } if name == "judge")));
 
     // 3 iterations cannot reach 99%: the stage fails, with the table in the error
     let dir2 = tempfile::tempdir().unwrap();
-    let j2 = job(dir2.path(), serde_json::json!({"iterations": 3, "batch": 8, "held_out": 50, "min_accuracy": 0.99}));
+    let j2 = job(
+        dir2.path(),
+        serde_json::json!({"iterations": 3, "batch": 8, "held_out": 50, "min_accuracy": 0.99}),
+    );
     let mut sink = EventSink::open(&j2.events, 0).unwrap();
     let err = format!("{:#}", run_judge_stage(&j2, &mut sink).unwrap_err());
-    assert!(err.contains("judge accuracy below 99%") && err.contains("held-out scenes"), "{err}");
+    assert!(
+        err.contains("judge accuracy below 99%") && err.contains("held-out scenes"),
+        "{err}"
+    );
     // bad parameters are errors, not panics
     let j3 = job(dir2.path(), serde_json::json!({"iterations": "many"}));
     assert!(run_judge_stage(&j3, &mut sink).is_err());
@@ -96,14 +123,20 @@ fn fid_command_on_folders_and_npz() {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("judge");
     tch::manual_seed(1);
-    Judge::new(JudgeConfig::default(), Device::Cpu).save(&jdir).unwrap();
+    Judge::new(JudgeConfig::default(), Device::Cpu)
+        .save(&jdir)
+        .unwrap();
     let world = ShapesWorld::new(ShapesConfig::default());
     for (name, seed) in [("a", 1u64), ("b", 2)] {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
         for i in 0..40 {
             let s = world.scene(seed, i);
-            std::fs::write(d.join(format!("{i}.png")), image_to_png(&world.render(&s), 16)).unwrap();
+            std::fs::write(
+                d.join(format!("{i}.png")),
+                image_to_png(&world.render(&s), 16),
+            )
+            .unwrap();
         }
     }
     let args = |a: &str, b: &str| FidArgs {
@@ -124,7 +157,10 @@ fn fid_command_on_folders_and_npz() {
     assert!(ab > 100.0 * same.abs(), "{ab} vs {same}");
     // the saved statistics give the same value
     let from_npz = fid_command(args("stats/a.npz", "stats/b.npz")).unwrap();
-    assert!((from_npz - ab).abs() < 1e-9 * ab.max(1.0), "{from_npz} vs {ab}");
+    assert!(
+        (from_npz - ab).abs() < 1e-9 * ab.max(1.0),
+        "{from_npz} vs {ab}"
+    );
     let mut bad = args("a", "b");
     bad.dims = Some(2048);
     assert!(fid_command(bad).unwrap_err().to_string().contains("--dims"));
