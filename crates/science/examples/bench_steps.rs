@@ -9,20 +9,31 @@ use ddmd_science::teacher::{flow_matching_loss, teacher_spec};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let iters: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let iters: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     let device = ddmd_science::device_for_job();
     // BENCH_PARAMS: teacher params as JSON (e.g. {"widths":[16,32],"batch":16}); DBATCH: distill batch.
-    let overrides: serde_json::Map<String, serde_json::Value> = match std::env::var("BENCH_PARAMS") {
+    let overrides: serde_json::Map<String, serde_json::Value> = match std::env::var("BENCH_PARAMS")
+    {
         Ok(s) => serde_json::from_str(&s)?,
         Err(_) => serde_json::Map::new(),
     };
-    let dbatch: usize = std::env::var("DBATCH").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let dbatch: usize = std::env::var("DBATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
     let p = TeacherParams::from_map(&overrides)?;
     let data = ShapesConfig::default();
     let world = ShapesWorld::new(data.clone());
     let spec = teacher_spec(&p, &data, world.vocab().len());
     let net = Network::build(&spec, device)?;
-    println!("device {device:?}, threads {}, params {}", tch::get_num_threads(), net.num_params());
+    println!(
+        "device {device:?}, threads {}, params {}",
+        tch::get_num_threads(),
+        net.num_params()
+    );
     let mut opt = AdamW::new(net.named_parameters(), AdamWConfig::default());
     let batch = world.batch(0, 0, p.batch);
     let x0 = batch.images.to_device(device);
@@ -40,14 +51,30 @@ fn main() -> anyhow::Result<()> {
         }
     }
     times.sort_by(|a, b| a.total_cmp(b));
-    println!("teacher step (batch {}): median {:.1} ms", p.batch, times[times.len() / 2]);
+    println!(
+        "teacher step (batch {}): median {:.1} ms",
+        p.batch,
+        times[times.len() / 2]
+    );
     let t = Instant::now();
     for i in 0..20 {
         let _ = world.batch(0, (i * p.batch) as u64, p.batch);
     }
-    println!("data batch (render {}): {:.1} ms", p.batch, t.elapsed().as_secs_f64() * 1e3 / 20.0);
+    println!(
+        "data batch (render {}): {:.1} ms",
+        p.batch,
+        t.elapsed().as_secs_f64() * 1e3 / 20.0
+    );
     for schedule in ["hybrid", "coupled"] {
-        let ms = bench_distill_step(&net, &world, &DistillBench { schedule: schedule.into(), iters, batch: dbatch })?;
+        let ms = bench_distill_step(
+            &net,
+            &world,
+            &DistillBench {
+                schedule: schedule.into(),
+                iters,
+                batch: dbatch,
+            },
+        )?;
         println!("distill step {schedule} (batch {dbatch}, 5 fake updates): median {ms:.1} ms");
     }
     Ok(())

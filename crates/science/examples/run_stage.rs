@@ -18,16 +18,33 @@ fn main() -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     match stage.as_str() {
         "teacher" => {
-            let params: serde_json::Map<String, serde_json::Value> = serde_json::from_str(args.get(3).map(String::as_str).unwrap_or("{}"))?;
+            let params: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(args.get(3).map(String::as_str).unwrap_or("{}"))?;
             let p = TeacherParams::from_map(&params)?;
-            let data = ddmd_science::data::ShapesConfig::from_params(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
-            ddmd_science::teacher::train_teacher(&p, &data, params.get("data").cloned(), &work, device, &mut sink)?;
+            let data = ddmd_science::data::ShapesConfig::from_params(&params)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            ddmd_science::teacher::train_teacher(
+                &p,
+                &data,
+                params.get("data").cloned(),
+                &work,
+                device,
+                &mut sink,
+            )?;
         }
         "distill" => {
             let teacher = PathBuf::from(args.get(3).ok_or_else(|| anyhow::anyhow!(usage))?);
-            let params: serde_json::Map<String, serde_json::Value> = serde_json::from_str(args.get(4).map(String::as_str).unwrap_or("{}"))?;
+            let params: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(args.get(4).map(String::as_str).unwrap_or("{}"))?;
             let p = DistillParams::from_map(&params)?;
-            train_student(&p, &TeacherSource::Artifact(teacher), &params, &work, device, &mut sink)?;
+            train_student(
+                &p,
+                &TeacherSource::Artifact(teacher),
+                &params,
+                &work,
+                device,
+                &mut sink,
+            )?;
         }
         _ => anyhow::bail!(usage),
     }

@@ -11,15 +11,24 @@ use tch::Tensor;
 #[derive(Debug, thiserror::Error)]
 pub enum CkptError {
     #[error("checkpoint I/O at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("checkpoint tensors at {path}: {source}")]
-    Tensors { path: PathBuf, source: tch::TchError },
+    Tensors {
+        path: PathBuf,
+        source: tch::TchError,
+    },
     #[error("checkpoint {path} is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CkptError + '_ {
-    move |source| CkptError::Io { path: path.to_path_buf(), source }
+    move |source| CkptError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 const KEEP: usize = 2;
@@ -45,8 +54,14 @@ pub fn list(root: &Path) -> Result<Vec<Checkpoint>, CkptError> {
     for entry in std::fs::read_dir(root).map_err(io(root))? {
         let entry = entry.map_err(io(root))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(n) = name.strip_prefix("it-").and_then(|s| s.parse::<usize>().ok()) {
-            out.push(Checkpoint { dir: entry.path(), iteration: n });
+        if let Some(n) = name
+            .strip_prefix("it-")
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            out.push(Checkpoint {
+                dir: entry.path(),
+                iteration: n,
+            });
         }
     }
     out.sort_by_key(|c| c.iteration);
@@ -58,7 +73,12 @@ pub fn latest(root: &Path) -> Result<Option<Checkpoint>, CkptError> {
 }
 
 /// Writes a checkpoint atomically and prunes old ones.
-pub fn save(root: &Path, iteration: usize, parts: &[Part], state: &Value) -> Result<Checkpoint, CkptError> {
+pub fn save(
+    root: &Path,
+    iteration: usize,
+    parts: &[Part],
+    state: &Value,
+) -> Result<Checkpoint, CkptError> {
     std::fs::create_dir_all(root).map_err(io(root))?;
     let tmp = root.join(format!(".tmp-it-{iteration:08}"));
     if tmp.exists() {
@@ -71,9 +91,17 @@ pub fn save(root: &Path, iteration: usize, parts: &[Part], state: &Value) -> Res
         let cpu: Vec<(String, Tensor)> = part
             .tensors
             .iter()
-            .map(|(n, t)| (n.clone(), t.detach().to_device(tch::Device::Cpu).contiguous()))
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    t.detach().to_device(tch::Device::Cpu).contiguous(),
+                )
+            })
             .collect();
-        Tensor::write_safetensors(&cpu, &path).map_err(|source| CkptError::Tensors { path: path.clone(), source })?;
+        Tensor::write_safetensors(&cpu, &path).map_err(|source| CkptError::Tensors {
+            path: path.clone(),
+            source,
+        })?;
     }
     let state_path = tmp.join("state.json");
     let text = serde_json::to_string_pretty(state).unwrap_or_else(|_| "{}".into());
@@ -96,21 +124,34 @@ impl Checkpoint {
     pub fn tensors(&self, part: &str) -> Result<HashMap<String, Tensor>, CkptError> {
         let path = self.dir.join(format!("{part}.safetensors"));
         if !path.exists() {
-            return Err(CkptError::Corrupt { path, message: "missing file".into() });
+            return Err(CkptError::Corrupt {
+                path,
+                message: "missing file".into(),
+            });
         }
-        let v = Tensor::read_safetensors(&path).map_err(|source| CkptError::Tensors { path: path.clone(), source })?;
+        let v = Tensor::read_safetensors(&path).map_err(|source| CkptError::Tensors {
+            path: path.clone(),
+            source,
+        })?;
         Ok(v.into_iter().collect())
     }
 
     pub fn state(&self) -> Result<Value, CkptError> {
         let path = self.dir.join("state.json");
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        serde_json::from_str(&text).map_err(|e| CkptError::Corrupt { path, message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| CkptError::Corrupt {
+            path,
+            message: e.to_string(),
+        })
     }
 }
 
 /// Copies saved tensors into live ones (same names and shapes required).
-pub fn restore_into(saved: &HashMap<String, Tensor>, live: &[(String, Tensor)], what: &Path) -> Result<(), CkptError> {
+pub fn restore_into(
+    saved: &HashMap<String, Tensor>,
+    live: &[(String, Tensor)],
+    what: &Path,
+) -> Result<(), CkptError> {
     let _g = tch::no_grad_guard();
     for (name, t) in live {
         let src = saved.get(name).ok_or_else(|| CkptError::Corrupt {
@@ -120,7 +161,11 @@ pub fn restore_into(saved: &HashMap<String, Tensor>, live: &[(String, Tensor)], 
         if src.size() != t.size() {
             return Err(CkptError::Corrupt {
                 path: what.to_path_buf(),
-                message: format!("tensor {name} has shape {:?}, expected {:?}", src.size(), t.size()),
+                message: format!(
+                    "tensor {name} has shape {:?}, expected {:?}",
+                    src.size(),
+                    t.size()
+                ),
             });
         }
         let mut t = t.shallow_clone();

@@ -96,7 +96,12 @@ pub fn sample_ode(
 
 /// The few-step student as a generator: `G(x_t, t, c) = x_t + (1−t)·net(x_t, t, c)`, an x0
 /// prediction (DESIGN §9; the student starts as a copy of the velocity teacher).
-pub fn student_x0(net: &dyn VelocityNet, x_t: &Tensor, t: &Tensor, tokens: &Tensor) -> Result<Tensor, NetError> {
+pub fn student_x0(
+    net: &dyn VelocityNet,
+    x_t: &Tensor,
+    t: &Tensor,
+    tokens: &Tensor,
+) -> Result<Tensor, NetError> {
     let v = net.velocity(x_t, t, tokens)?;
     Ok(x0_from_v(x_t, t, &v))
 }

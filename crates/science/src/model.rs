@@ -40,7 +40,8 @@ pub struct ModelFile {
 impl ModelFile {
     pub fn read(dir: &Path) -> anyhow::Result<ModelFile> {
         let path = dir.join(MODEL_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -86,18 +87,40 @@ impl Generator {
     /// `path`: an artifact folder holding `model.json`, or a weights file inside one.
     pub fn load(path: &Path, device: Device) -> anyhow::Result<Generator> {
         let dir = if path.is_file() {
-            path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+            path.parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."))
         } else {
             path.to_path_buf()
         };
         let model = ModelFile::read(&dir)?;
-        let weights = if path.is_file() { path.to_path_buf() } else { dir.join(&model.weights) };
-        let mut net = Network::build(&model.net, device).with_context(|| format!("building the network of {}", dir.display()))?;
-        net.load(&weights).with_context(|| format!("loading weights {}", weights.display()))?;
+        let weights = if path.is_file() {
+            path.to_path_buf()
+        } else {
+            dir.join(&model.weights)
+        };
+        let mut net = Network::build(&model.net, device)
+            .with_context(|| format!("building the network of {}", dir.display()))?;
+        net.load(&weights)
+            .with_context(|| format!("loading weights {}", weights.display()))?;
         let data = model.data_config()?;
-        let g = Generator { model, net, data, dir };
+        let g = Generator {
+            model,
+            net,
+            data,
+            dir,
+        };
         // A TorchScript module with the wrong call fails here, with a message, not mid-evaluation.
-        let _ = g.try_generate_with(&Tensor::zeros([1, crate::data::MAX_TOKENS as i64], (Kind::Int64, Device::Cpu)), Some(1), None, 0)
+        let _ = g
+            .try_generate_with(
+                &Tensor::zeros(
+                    [1, crate::data::MAX_TOKENS as i64],
+                    (Kind::Int64, Device::Cpu),
+                ),
+                Some(1),
+                None,
+                0,
+            )
             .with_context(|| format!("trial generation with {}", g.dir.display()))?;
         Ok(g)
     }

@@ -17,7 +17,12 @@ pub struct AdamWConfig {
 impl Default for AdamWConfig {
     fn default() -> Self {
         // PyTorch's defaults.
-        AdamWConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+        AdamWConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
     }
 }
 
@@ -34,7 +39,13 @@ impl AdamW {
     pub fn new(params: Vec<(String, Tensor)>, cfg: AdamWConfig) -> AdamW {
         let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
-        AdamW { cfg, params, m, v, step: 0 }
+        AdamW {
+            cfg,
+            params,
+            m,
+            v,
+            step: 0,
+        }
     }
 
     pub fn zero_grad(&mut self) {
@@ -50,11 +61,19 @@ impl AdamW {
     /// `clip_grad_norm_`, including its 1e-6). Returns the norm before clipping.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let _g = tch::no_grad_guard();
-        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let grads: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(_, p)| p.grad())
+            .filter(|g| g.defined())
+            .collect();
         if grads.is_empty() {
             return 0.0;
         }
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm().to_kind(Kind::Float)).collect();
+        let norms: Vec<Tensor> = grads
+            .iter()
+            .map(|g| g.norm().to_kind(Kind::Float))
+            .collect();
         let total = Tensor::stack(&norms, 0).norm();
         let total_f = total.double_value(&[]);
         if max_norm > 0.0 && total_f.is_finite() {
@@ -81,8 +100,12 @@ impl AdamW {
                 continue;
             }
             let _ = p.g_mul_scalar_(1.0 - lr * c.weight_decay);
-            let _ = self.m[i].g_mul_scalar_(c.beta1).g_add_(&(&g * (1.0 - c.beta1)));
-            let _ = self.v[i].g_mul_scalar_(c.beta2).g_add_(&(&g * &g * (1.0 - c.beta2)));
+            let _ = self.m[i]
+                .g_mul_scalar_(c.beta1)
+                .g_add_(&(&g * (1.0 - c.beta1)));
+            let _ = self.v[i]
+                .g_mul_scalar_(c.beta2)
+                .g_add_(&(&g * &g * (1.0 - c.beta2)));
             let denom = self.v[i].sqrt() / bc2.sqrt() + c.eps;
             let upd = &self.m[i] / denom * (lr / bc1);
             let _ = p.g_sub_(&upd);
@@ -104,14 +127,24 @@ impl AdamW {
     }
 
     /// Restores moments saved by [`AdamW::state`]; every parameter must be present.
-    pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>, step: i64) -> Result<(), String> {
+    pub fn load_state(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        step: i64,
+    ) -> Result<(), String> {
         let _g = tch::no_grad_guard();
         for (i, (name, p)) in self.params.iter().enumerate() {
             for (prefix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let key = format!("{prefix}.{name}");
-                let t = tensors.get(&key).ok_or_else(|| format!("optimiser state lacks {key}"))?;
+                let t = tensors
+                    .get(&key)
+                    .ok_or_else(|| format!("optimiser state lacks {key}"))?;
                 if t.size() != p.size() {
-                    return Err(format!("optimiser state {key} has shape {:?}, expected {:?}", t.size(), p.size()));
+                    return Err(format!(
+                        "optimiser state {key} has shape {:?}, expected {:?}",
+                        t.size(),
+                        p.size()
+                    ));
                 }
                 slot.copy_(&t.to_device(p.device()));
             }

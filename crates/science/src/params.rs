@@ -13,7 +13,10 @@ pub struct ParamError {
 }
 
 fn err(key: &str, message: impl Into<String>) -> ParamError {
-    ParamError { key: key.to_string(), message: message.into() }
+    ParamError {
+        key: key.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Typed getters with defaults over a params map.
@@ -23,7 +26,9 @@ impl Params<'_> {
     pub fn f64(&self, key: &str, default: f64) -> Result<f64, ParamError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_f64().ok_or_else(|| err(key, format!("expected a number, got {v}"))),
+            Some(v) => v
+                .as_f64()
+                .ok_or_else(|| err(key, format!("expected a number, got {v}"))),
         }
     }
 
@@ -40,14 +45,18 @@ impl Params<'_> {
     pub fn u64(&self, key: &str, default: u64) -> Result<u64, ParamError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_u64().ok_or_else(|| err(key, format!("expected a non-negative integer, got {v}"))),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| err(key, format!("expected a non-negative integer, got {v}"))),
         }
     }
 
     pub fn bool(&self, key: &str, default: bool) -> Result<bool, ParamError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| err(key, format!("expected true or false, got {v}"))),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| err(key, format!("expected true or false, got {v}"))),
         }
     }
 
@@ -64,7 +73,11 @@ impl Params<'_> {
             None | Some(Value::Null) => Ok(default.to_vec()),
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|x| x.as_i64().ok_or_else(|| err(key, format!("expected a list of integers, got {x} in it"))))
+                .map(|x| {
+                    x.as_i64().ok_or_else(|| {
+                        err(key, format!("expected a list of integers, got {x} in it"))
+                    })
+                })
                 .collect(),
             Some(v) => Err(err(key, format!("expected a list of integers, got {v}"))),
         }
@@ -145,7 +158,10 @@ impl TeacherParams {
             return Err(err("ema", "must be in [0, 1)"));
         }
         if tp.solver != "euler" && tp.solver != "heun" {
-            return Err(err("solver", format!("expected euler or heun, got {}", tp.solver)));
+            return Err(err(
+                "solver",
+                format!("expected euler or heun, got {}", tp.solver),
+            ));
         }
         Ok(tp)
     }
@@ -190,9 +206,19 @@ impl DistillParams {
             None | Some(Value::Null) => None,
             Some(Value::Object(o)) => match o.get("torchscript") {
                 Some(Value::String(s)) => Some(PathBuf::from(s)),
-                _ => return Err(err("teacher", "expected {torchscript: <path to a TorchScript module>}")),
+                _ => {
+                    return Err(err(
+                        "teacher",
+                        "expected {torchscript: <path to a TorchScript module>}",
+                    ))
+                }
             },
-            Some(v) => return Err(err("teacher", format!("expected {{torchscript: path}}, got {v}"))),
+            Some(v) => {
+                return Err(err(
+                    "teacher",
+                    format!("expected {{torchscript: path}}, got {v}"),
+                ))
+            }
         };
         let dp = DistillParams {
             iterations: p.usize("iterations", 300)?,
@@ -223,7 +249,10 @@ impl DistillParams {
             torchscript_teacher,
         };
         if !(1..=8).contains(&dp.student_steps) {
-            return Err(err("student_steps", format!("expected 1..=8, got {}", dp.student_steps)));
+            return Err(err(
+                "student_steps",
+                format!("expected 1..=8, got {}", dp.student_steps),
+            ));
         }
         if dp.batch == 0 {
             return Err(err("batch", "must be at least 1"));

@@ -51,7 +51,10 @@ impl DataMoments {
     pub fn from_batch(images: &Tensor) -> DataMoments {
         let _g = tch::no_grad_guard();
         let (m, v) = pixel_moments(images);
-        DataMoments { mean: m.mean_dim(0, false, Kind::Float), var: v.mean_dim(0, false, Kind::Float) }
+        DataMoments {
+            mean: m.mean_dim(0, false, Kind::Float),
+            var: v.mean_dim(0, false, Kind::Float),
+        }
     }
 }
 
@@ -75,14 +78,27 @@ pub struct GanHead {
 impl GanHead {
     pub fn new(p: &nn::Path, channels: i64) -> GanHead {
         GanHead {
-            conv: nn::conv2d(p / "conv", channels, channels, 3, nn::ConvConfig { padding: 1, ..Default::default() }),
+            conv: nn::conv2d(
+                p / "conv",
+                channels,
+                channels,
+                3,
+                nn::ConvConfig {
+                    padding: 1,
+                    ..Default::default()
+                },
+            ),
             out: nn::linear(p / "out", channels, 1, Default::default()),
         }
     }
 
     /// Features [B, C, h, w] → logits [B].
     pub fn logits(&self, features: &Tensor) -> Tensor {
-        let h = self.conv.forward(features).silu().mean_dim([2i64, 3].as_slice(), false, Kind::Float);
+        let h =
+            self.conv
+                .forward(features)
+                .silu()
+                .mean_dim([2i64, 3].as_slice(), false, Kind::Float);
         self.out.forward(&h).squeeze_dim(1)
     }
 }

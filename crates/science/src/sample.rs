@@ -12,14 +12,23 @@ const SAMPLE_STREAM: u64 = 0x5A4D_0001;
 pub const GRID_SAMPLES: usize = 16;
 
 /// Writes `samples.png` (4×4, upscaled ×4) and `samples.txt` (its prompts, row-major).
-pub fn write_samples(g: &Generator, world: &ShapesWorld, seed: u64, steps: Option<usize>, dir: &Path) -> anyhow::Result<()> {
-    let prompts: Vec<String> =
-        (0..GRID_SAMPLES as u64).map(|i| world.scene(seed ^ SAMPLE_STREAM, i).prompt()).collect();
+pub fn write_samples(
+    g: &Generator,
+    world: &ShapesWorld,
+    seed: u64,
+    steps: Option<usize>,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let prompts: Vec<String> = (0..GRID_SAMPLES as u64)
+        .map(|i| world.scene(seed ^ SAMPLE_STREAM, i).prompt())
+        .collect();
     let tokens = world.tokens_of(&prompts);
     let images = g.try_generate_with(&tokens, steps, None, seed)?;
-    write_grid_png(&dir.join("samples.png"), &images, 4, 4).map_err(|e| anyhow::anyhow!("writing samples.png: {e}"))?;
+    write_grid_png(&dir.join("samples.png"), &images, 4, 4)
+        .map_err(|e| anyhow::anyhow!("writing samples.png: {e}"))?;
     let path = dir.join("samples.txt");
-    std::fs::write(&path, prompts.join("\n") + "\n").with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, prompts.join("\n") + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -52,7 +61,10 @@ pub fn parse_device(s: &str) -> anyhow::Result<Device> {
     match s {
         "cpu" => Ok(Device::Cpu),
         "cuda" => Ok(Device::Cuda(0)),
-        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+        _ => match s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(n) => Ok(Device::Cuda(n)),
             None => anyhow::bail!("unknown device {s:?}: expected cpu, cuda or cuda:N"),
         },
@@ -75,7 +87,12 @@ pub fn sample_command(args: &SampleArgs) -> anyhow::Result<()> {
     let tokens = world.tokens_of(&args.prompt);
     let images = g.try_generate_with(&tokens, args.steps, args.alpha, args.seed)?;
     let cols = (args.prompt.len() as f64).sqrt().ceil().max(1.0) as usize;
-    write_grid_png(&args.output, &images, cols, 4).map_err(|e| anyhow::anyhow!("writing {}: {e}", args.output.display()))?;
-    println!("wrote {} ({} images)", args.output.display(), args.prompt.len());
+    write_grid_png(&args.output, &images, cols, 4)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", args.output.display()))?;
+    println!(
+        "wrote {} ({} images)",
+        args.output.display(),
+        args.prompt.len()
+    );
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::nets::{NetSpec, Network, UnetConfig};
 use crate::optim::{ema_update, AdamW, AdamWConfig};
 use crate::params::TeacherParams;
 use crate::sample::write_samples;
-use crate::train_util::{shallow, lr_at, maybe_abort, metric, seed_iteration};
+use crate::train_util::{lr_at, maybe_abort, metric, seed_iteration, shallow};
 use anyhow::Context;
 use ddmd_core::{EventSink, JobFile};
 use serde_json::json;
@@ -40,7 +40,10 @@ pub fn drop_conditions(tokens: &Tensor, p: f64) -> Tensor {
         return tokens.shallow_clone();
     }
     let b = tokens.size()[0];
-    let keep = Tensor::rand([b], (Kind::Float, tokens.device())).ge(p).to_kind(Kind::Int64).unsqueeze(1);
+    let keep = Tensor::rand([b], (Kind::Float, tokens.device()))
+        .ge(p)
+        .to_kind(Kind::Int64)
+        .unsqueeze(1);
     tokens * keep
 }
 
@@ -58,7 +61,14 @@ pub fn run_teacher_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<
     let p = TeacherParams::from_map(&job.params)?;
     let data_cfg = ShapesConfig::from_params(&job.params).map_err(|e| anyhow::anyhow!("{e}"))?;
     let device = device_for_job();
-    train_teacher(&p, &data_cfg, job.params.get("data").cloned(), &job.work_dir, device, sink)
+    train_teacher(
+        &p,
+        &data_cfg,
+        job.params.get("data").cloned(),
+        &job.work_dir,
+        device,
+        sink,
+    )
 }
 
 /// The teacher loop; `work_dir` gets `ckpt/`, the weights, `model.json` and samples.
@@ -70,16 +80,27 @@ pub fn train_teacher(
     device: Device,
     sink: &mut EventSink,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+    std::fs::create_dir_all(work_dir)
+        .with_context(|| format!("creating {}", work_dir.display()))?;
     let world = ShapesWorld::new(data_cfg.clone());
     let spec = teacher_spec(p, data_cfg, world.vocab().len());
     tch::manual_seed(p.seed as i64);
     let net = Network::build(&spec, device)?;
     let ema = net.duplicate()?;
-    sink.log(format!("teacher: {} parameters on {:?}", net.num_params(), device))?;
+    sink.log(format!(
+        "teacher: {} parameters on {:?}",
+        net.num_params(),
+        device
+    ))?;
     let params = net.named_parameters();
     let ema_params = ema.named_parameters();
-    let mut opt = AdamW::new(shallow(&params), AdamWConfig { weight_decay: p.weight_decay, ..Default::default() });
+    let mut opt = AdamW::new(
+        shallow(&params),
+        AdamWConfig {
+            weight_decay: p.weight_decay,
+            ..Default::default()
+        },
+    );
 
     let ckpt_root = work_dir.join("ckpt");
     let mut start = 0;
@@ -88,9 +109,13 @@ pub fn train_teacher(
         ckpt::restore_into(&c.tensors("ema")?, &ema_params, &c.dir)?;
         let state = c.state()?;
         let steps = state.get("opt_steps").and_then(|v| v.as_i64()).unwrap_or(0);
-        opt.load_state(&c.tensors("opt")?, steps).map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
+        opt.load_state(&c.tensors("opt")?, steps)
+            .map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
         start = c.iteration;
-        sink.log(format!("teacher: resumed from {} (iteration {start})", c.dir.display()))?;
+        sink.log(format!(
+            "teacher: resumed from {} (iteration {start})",
+            c.dir.display()
+        ))?;
     }
 
     let b = p.batch;
@@ -112,7 +137,9 @@ pub fn train_teacher(
         ema_update(&ema_params, &params, p.ema);
         let l = loss.double_value(&[]);
         if !l.is_finite() {
-            anyhow::bail!("teacher loss is {l} at iteration {it}: training diverged (try a lower lr)");
+            anyhow::bail!(
+                "teacher loss is {l} at iteration {it}: training diverged (try a lower lr)"
+            );
         }
         window += l;
         window_n += 1;
@@ -133,9 +160,18 @@ pub fn train_teacher(
                 &ckpt_root,
                 done,
                 &[
-                    Part { name: "net", tensors: shallow(&params) },
-                    Part { name: "ema", tensors: shallow(&ema_params) },
-                    Part { name: "opt", tensors: opt_t },
+                    Part {
+                        name: "net",
+                        tensors: shallow(&params),
+                    },
+                    Part {
+                        name: "ema",
+                        tensors: shallow(&ema_params),
+                    },
+                    Part {
+                        name: "opt",
+                        tensors: opt_t,
+                    },
                 ],
                 &json!({ "iteration": done, "opt_steps": steps }),
             )?;

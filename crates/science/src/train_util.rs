@@ -11,7 +11,9 @@ pub fn seed_iteration(seed: u64, iteration: usize) {
 
 /// SplitMix64 finaliser of (seed, i): well-spread, non-negative as i64.
 pub fn mix(seed: u64, i: u64) -> u64 {
-    let mut z = seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
+    let mut z = seed
+        ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     (z ^ (z >> 31)) >> 1
@@ -45,5 +47,7 @@ pub fn metric(sink: &mut EventSink, key: &str, step: usize, value: f64) -> anyho
 
 /// Handles to the same tensors (no copy), for passing named parameters around.
 pub fn shallow(v: &[(String, tch::Tensor)]) -> Vec<(String, tch::Tensor)> {
-    v.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect()
+    v.iter()
+        .map(|(n, t)| (n.clone(), t.shallow_clone()))
+        .collect()
 }

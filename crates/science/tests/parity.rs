@@ -27,7 +27,10 @@ fn script() -> PathBuf {
 }
 
 fn load(path: &Path) -> HashMap<String, Tensor> {
-    Tensor::read_safetensors(path).expect("read safetensors").into_iter().collect()
+    Tensor::read_safetensors(path)
+        .expect("read safetensors")
+        .into_iter()
+        .collect()
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -37,13 +40,25 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 #[test]
 fn generator_step_matches_pytorch_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(python()).arg(script()).arg(dir.path()).output().expect("run python");
-    assert!(out.status.success(), "ref_dmd.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap()).unwrap();
+    let out = Command::new(python())
+        .arg(script())
+        .arg(dir.path())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "ref_dmd.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
+            .unwrap();
     let inp = load(&dir.path().join("inputs.safetensors"));
     let expected = load(&dir.path().join("expected.safetensors"));
     let f = |k: &str| meta[k].as_f64().unwrap();
-    let spec = |n: &str| NetSpec::Torchscript { path: dir.path().join(format!("{n}.pt")) };
+    let spec = |n: &str| NetSpec::Torchscript {
+        path: dir.path().join(format!("{n}.pt")),
+    };
     let mut teacher = Network::build(&spec("teacher"), Device::Cpu).unwrap();
     teacher.freeze();
     let fake = Network::build(&spec("fake"), Device::Cpu).unwrap();
@@ -69,24 +84,47 @@ fn generator_step_matches_pytorch_reference() {
         };
         let t = case["t"].as_f64().unwrap();
         let b = tokens.size()[0];
-        let x = student_x0(&student, &inp["x_t"], &Tensor::full([b], t, (Kind::Float, Device::Cpu)), tokens).unwrap();
+        let x = student_x0(
+            &student,
+            &inp["x_t"],
+            &Tensor::full([b], t, (Kind::Float, Device::Cpu)),
+            tokens,
+        )
+        .unwrap();
         let draw = NoiseDraw {
             tau_ca: inp[case["tau_ca"].as_str().unwrap()].shallow_clone(),
             tau_dm: inp[case["tau_dm"].as_str().unwrap()].shallow_clone(),
             eps_ca: inp[case["eps_ca"].as_str().unwrap()].shallow_clone(),
             eps_dm: inp[case["eps_dm"].as_str().unwrap()].shallow_clone(),
         };
-        let reg_in = RegInputs { data: Some(&data), gan: None };
+        let reg_in = RegInputs {
+            data: Some(&data),
+            gan: None,
+        };
         let out = generator_loss(&x, tokens, &draw, &teacher, &fake, &reg_in, &cfg).unwrap();
-        let is_original = case.get("original_dmd").and_then(Value::as_bool).unwrap_or(false);
+        let is_original = case
+            .get("original_dmd")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if !is_original {
             let want = case["loss"].as_f64().unwrap();
             let got = out.loss.double_value(&[]);
-            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{name} {case}: loss {got} vs PyTorch {want}");
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{name} {case}: loss {got} vs PyTorch {want}"
+            );
             let want_ca = case["loss_ca"].as_f64().unwrap();
-            assert!((out.loss_ca - want_ca).abs() <= 1e-5, "{name}: loss_ca {} vs {want_ca}", out.loss_ca);
+            assert!(
+                (out.loss_ca - want_ca).abs() <= 1e-5,
+                "{name}: loss_ca {} vs {want_ca}",
+                out.loss_ca
+            );
             if let Some(want_dm) = case.get("loss_dm").and_then(Value::as_f64) {
-                assert!((out.loss_dm - want_dm).abs() <= 1e-5, "{name}: loss_dm {} vs {want_dm}", out.loss_dm);
+                assert!(
+                    (out.loss_dm - want_dm).abs() <= 1e-5,
+                    "{name}: loss_dm {} vs {want_dm}",
+                    out.loss_dm
+                );
             }
         }
         let mut opt = AdamW::new(student.named_parameters(), AdamWConfig::default());
@@ -99,7 +137,10 @@ fn generator_step_matches_pytorch_reference() {
             let want = &expected[&format!("{name}.grad.{pname}")];
             let scale = want.abs().max().double_value(&[]).max(1e-12);
             let d = max_abs_diff(&p.grad(), want) / scale;
-            assert!(d <= 1e-5, "{name} {case}: gradient of {pname} differs from PyTorch by {d} (relative)");
+            assert!(
+                d <= 1e-5,
+                "{name} {case}: gradient of {pname} differs from PyTorch by {d} (relative)"
+            );
             grads.push(p.grad().copy());
         }
         opt.clip_grad_norm(f("clip"));
@@ -113,15 +154,27 @@ fn generator_step_matches_pytorch_reference() {
             if is_original {
                 continue;
             }
-            let want = expected.get(&format!("{name}.{pname}")).unwrap_or_else(|| panic!("{name}: no expected {pname}"));
+            let want = expected
+                .get(&format!("{name}.{pname}"))
+                .unwrap_or_else(|| panic!("{name}: no expected {pname}"));
             let d = max_abs_diff(p, want);
-            assert!(d <= 1e-5, "{name} {case}: parameter {pname} differs from PyTorch by {d}");
+            assert!(
+                d <= 1e-5,
+                "{name} {case}: parameter {pname} differs from PyTorch by {d}"
+            );
         }
         // The comparison is only meaningful if the step actually changed the weights.
-        assert!(moved > 1e-4, "{name}: update too small to compare ({moved})");
+        assert!(
+            moved > 1e-4,
+            "{name}: update too small to compare ({moved})"
+        );
         if is_original {
             original_update = Some(grads);
-        } else if case["schedule"] == "coupled" && reg == Regularizer::Dm && cfg.ca == 1.0 && cfg.dm == 1.0 {
+        } else if case["schedule"] == "coupled"
+            && reg == Regularizer::Dm
+            && cfg.ca == 1.0
+            && cfg.dm == 1.0
+        {
             coupled_update = Some(grads);
         }
     }
@@ -130,6 +183,9 @@ fn generator_step_matches_pytorch_reference() {
     let (a, b) = (original_update.unwrap(), coupled_update.unwrap());
     for (x, y) in a.iter().zip(b.iter()) {
         let scale = x.abs().max().double_value(&[]).max(1e-12);
-        assert!(max_abs_diff(x, y) / scale <= 1e-5, "coupled and original DMD gradients differ");
+        assert!(
+            max_abs_diff(x, y) / scale <= 1e-5,
+            "coupled and original DMD gradients differ"
+        );
     }
 }

@@ -27,7 +27,15 @@ fn run_tiny_teacher(dir: &Path) {
     let p = TeacherParams::from_map(&m).unwrap();
     let mut sink = EventSink::open(&dir.join("events.jsonl"), 0).unwrap();
     std::fs::create_dir_all(dir).unwrap();
-    train_teacher(&p, &ShapesConfig::default(), None, dir, Device::Cpu, &mut sink).unwrap();
+    train_teacher(
+        &p,
+        &ShapesConfig::default(),
+        None,
+        dir,
+        Device::Cpu,
+        &mut sink,
+    )
+    .unwrap();
 }
 
 /// Entry point of the child process of `resume_after_crash_gives_identical_weights`.
@@ -40,7 +48,10 @@ fn child_teacher_run() {
 }
 
 fn weights(path: &Path) -> HashMap<String, Tensor> {
-    Tensor::read_safetensors(path).unwrap().into_iter().collect()
+    Tensor::read_safetensors(path)
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 #[test]
@@ -61,11 +72,20 @@ fn resume_after_crash_gives_identical_weights() {
         .status()
         .unwrap();
     assert!(!status.success(), "the child should have crashed");
-    assert!(crashed.join("ckpt/it-00000003").is_dir(), "checkpoint of iteration 3 missing");
-    assert!(!crashed.join("ema.safetensors").exists(), "the crashed run must not have finished");
+    assert!(
+        crashed.join("ckpt/it-00000003").is_dir(),
+        "checkpoint of iteration 3 missing"
+    );
+    assert!(
+        !crashed.join("ema.safetensors").exists(),
+        "the crashed run must not have finished"
+    );
     run_tiny_teacher(&crashed);
     let events = std::fs::read_to_string(crashed.join("events.jsonl")).unwrap();
-    assert!(events.contains("resumed from"), "the restart did not resume");
+    assert!(
+        events.contains("resumed from"),
+        "the restart did not resume"
+    );
 
     let a = weights(&straight.join("ema.safetensors"));
     let b = weights(&crashed.join("ema.safetensors"));
@@ -76,7 +96,11 @@ fn resume_after_crash_gives_identical_weights() {
     }
     // And training did move the weights (the comparison is not between two untouched inits).
     let init = Network::build(
-        &teacher_spec(&TeacherParams::from_map(&tiny_params()).unwrap(), &ShapesConfig::default(), ShapesWorld::new(ShapesConfig::default()).vocab().len()),
+        &teacher_spec(
+            &TeacherParams::from_map(&tiny_params()).unwrap(),
+            &ShapesConfig::default(),
+            ShapesWorld::new(ShapesConfig::default()).vocab().len(),
+        ),
         Device::Cpu,
     )
     .unwrap();
@@ -96,20 +120,46 @@ fn noise_levels_obey_their_ranges() {
         let lo_dm = |x: &Tensor| x.min().double_value(&[]);
         let hi = |x: &Tensor| x.max().double_value(&[]);
         let d = NoiseDraw::sample(Schedule::Coupled, t, &shape, range, Device::Cpu);
-        assert_eq!((&d.tau_ca - &d.tau_dm).abs().max().double_value(&[]), 0.0, "coupled shares τ");
-        assert_eq!((&d.eps_ca - &d.eps_dm).abs().max().double_value(&[]), 0.0, "coupled shares ε");
+        assert_eq!(
+            (&d.tau_ca - &d.tau_dm).abs().max().double_value(&[]),
+            0.0,
+            "coupled shares τ"
+        );
+        assert_eq!(
+            (&d.eps_ca - &d.eps_dm).abs().max().double_value(&[]),
+            0.0,
+            "coupled shares ε"
+        );
         assert!(lo_dm(&d.tau_ca) > 0.0 && hi(&d.tau_ca) < 1.0);
-        assert!(lo_dm(&d.tau_ca) < 0.1, "coupled covers the noisy end even for t = {t}");
+        assert!(
+            lo_dm(&d.tau_ca) < 0.1,
+            "coupled covers the noisy end even for t = {t}"
+        );
 
         let d = NoiseDraw::sample(Schedule::Hybrid, t, &shape, range, Device::Cpu);
-        assert!(lo_dm(&d.tau_ca) > t && hi(&d.tau_ca) <= 1.0, "hybrid τ_CA ∈ (t, 1] for t = {t}");
-        assert!(lo_dm(&d.tau_dm) > 0.0 && hi(&d.tau_dm) < 1.0 && lo_dm(&d.tau_dm) < 0.1, "hybrid τ_DM ∈ (0, 1)");
-        assert!((&d.eps_ca - &d.eps_dm).abs().max().double_value(&[]) > 0.0, "independent noises");
+        assert!(
+            lo_dm(&d.tau_ca) > t && hi(&d.tau_ca) <= 1.0,
+            "hybrid τ_CA ∈ (t, 1] for t = {t}"
+        );
+        assert!(
+            lo_dm(&d.tau_dm) > 0.0 && hi(&d.tau_dm) < 1.0 && lo_dm(&d.tau_dm) < 0.1,
+            "hybrid τ_DM ∈ (0, 1)"
+        );
+        assert!(
+            (&d.eps_ca - &d.eps_dm).abs().max().double_value(&[]) > 0.0,
+            "independent noises"
+        );
 
         let d = NoiseDraw::sample(Schedule::Constrained, t, &shape, range, Device::Cpu);
         assert!(lo_dm(&d.tau_ca) > t && hi(&d.tau_ca) <= 1.0);
-        assert!(lo_dm(&d.tau_dm) > t && hi(&d.tau_dm) <= 1.0, "constrained τ_DM ∈ (t, 1]");
-        assert!((&d.tau_ca - &d.tau_dm).abs().max().double_value(&[]) > 0.0, "independent levels");
+        assert!(
+            lo_dm(&d.tau_dm) > t && hi(&d.tau_dm) <= 1.0,
+            "constrained τ_DM ∈ (t, 1]"
+        );
+        assert!(
+            (&d.tau_ca - &d.tau_dm).abs().max().double_value(&[]) > 0.0,
+            "independent levels"
+        );
     }
 }
 
@@ -118,7 +168,11 @@ fn batched_teacher_calls_equal_unbatched() {
     tch::manual_seed(3);
     let world = ShapesWorld::new(ShapesConfig::default());
     let p = TeacherParams::from_map(&tiny_params()).unwrap();
-    let mut teacher = Network::build(&teacher_spec(&p, &ShapesConfig::default(), world.vocab().len()), Device::Cpu).unwrap();
+    let mut teacher = Network::build(
+        &teacher_spec(&p, &ShapesConfig::default(), world.vocab().len()),
+        Device::Cpu,
+    )
+    .unwrap();
     // Zero-initialised output layers would make every call return 0: perturb all weights.
     tch::no_grad(|| {
         for (_, mut t) in teacher.named_parameters() {
@@ -134,13 +188,35 @@ fn batched_teacher_calls_equal_unbatched() {
     });
     let batch = world.batch(1, 0, 6);
     let x = (batch.images.shallow_clone() * 0.9).set_requires_grad(true);
-    let draw = NoiseDraw::sample(Schedule::Hybrid, 0.25, &x.size(), TauRange::default(), Device::Cpu);
-    let mut cfg = LossConfig { alpha: 4.0, ca: 1.0, dm: 1.0, regularizer: Regularizer::Dm, norm_eps: 1e-4, batched: true, full: true };
-    let reg = RegInputs { data: None, gan: None };
+    let draw = NoiseDraw::sample(
+        Schedule::Hybrid,
+        0.25,
+        &x.size(),
+        TauRange::default(),
+        Device::Cpu,
+    );
+    let mut cfg = LossConfig {
+        alpha: 4.0,
+        ca: 1.0,
+        dm: 1.0,
+        regularizer: Regularizer::Dm,
+        norm_eps: 1e-4,
+        batched: true,
+        full: true,
+    };
+    let reg = RegInputs {
+        data: None,
+        gan: None,
+    };
     let a = generator_loss(&x, &batch.tokens, &draw, &teacher, &fake, &reg, &cfg).unwrap();
     cfg.batched = false;
     let b = generator_loss(&x, &batch.tokens, &draw, &teacher, &fake, &reg, &cfg).unwrap();
-    assert!(a.delta_ca > 1e-4 && a.delta_dm > 1e-4, "both Δ must be non-trivial: {} {}", a.delta_ca, a.delta_dm);
+    assert!(
+        a.delta_ca > 1e-4 && a.delta_dm > 1e-4,
+        "both Δ must be non-trivial: {} {}",
+        a.delta_ca,
+        a.delta_dm
+    );
     for (u, v, what) in [
         (a.loss.double_value(&[]), b.loss.double_value(&[]), "loss"),
         (a.loss_ca, b.loss_ca, "loss_ca"),
@@ -148,12 +224,18 @@ fn batched_teacher_calls_equal_unbatched() {
         (a.delta_ca, b.delta_ca, "delta_ca"),
         (a.delta_dm, b.delta_dm, "delta_dm"),
     ] {
-        assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{what}: batched {u} vs unbatched {v}");
+        assert!(
+            (u - v).abs() <= 1e-5 * u.abs().max(1.0),
+            "{what}: batched {u} vs unbatched {v}"
+        );
     }
     let ga = Tensor::run_backward(&[&a.loss], &[&x], true, false).remove(0);
     let gb = Tensor::run_backward(&[&b.loss], &[&x], true, false).remove(0);
     let scale = ga.abs().max().double_value(&[]);
     assert!(scale > 0.0);
-    assert!((ga - gb).abs().max().double_value(&[]) / scale <= 1e-5, "gradients differ");
+    assert!(
+        (ga - gb).abs().max().double_value(&[]) / scale <= 1e-5,
+        "gradients differ"
+    );
     let _ = Kind::Float;
 }

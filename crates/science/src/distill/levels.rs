@@ -35,7 +35,10 @@ pub struct TauRange {
 
 impl Default for TauRange {
     fn default() -> Self {
-        TauRange { min: 0.02, max: 0.98 }
+        TauRange {
+            min: 0.02,
+            max: 0.98,
+        }
     }
 }
 
@@ -63,13 +66,24 @@ fn above(b: i64, t: f64, range: TauRange, dev: Device) -> Tensor {
 impl NoiseDraw {
     /// Draws levels and noises for a batch of shape `shape` ([B, C, H, W]) whose student step is
     /// `t` (0 for a 1-step student), from the global torch generator.
-    pub fn sample(schedule: Schedule, t: f64, shape: &[i64], range: TauRange, dev: Device) -> NoiseDraw {
+    pub fn sample(
+        schedule: Schedule,
+        t: f64,
+        shape: &[i64],
+        range: TauRange,
+        dev: Device,
+    ) -> NoiseDraw {
         let b = shape[0];
         let eps_ca = Tensor::randn(shape, (Kind::Float, dev));
         match schedule {
             Schedule::Coupled => {
                 let tau = uniform(b, range.min, range.max, dev);
-                NoiseDraw { tau_dm: tau.shallow_clone(), tau_ca: tau, eps_dm: eps_ca.shallow_clone(), eps_ca }
+                NoiseDraw {
+                    tau_dm: tau.shallow_clone(),
+                    tau_ca: tau,
+                    eps_dm: eps_ca.shallow_clone(),
+                    eps_ca,
+                }
             }
             Schedule::Hybrid => NoiseDraw {
                 tau_ca: above(b, t, range, dev),

@@ -46,7 +46,10 @@ pub struct LossOutput {
 
 /// Per-sample DMD2 weight `mean_{c,h,w} |x − r| + ε`, shape [B, 1, 1, 1].
 fn norm_weight(x: &Tensor, r: &Tensor, eps: f64) -> Tensor {
-    (x - r).abs().mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float) + eps
+    (x - r)
+        .abs()
+        .mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float)
+        + eps
 }
 
 /// `½·mean((x − sg(x + Δ))²)`: its gradient w.r.t. x is `−Δ / numel`.
@@ -99,7 +102,11 @@ fn teacher_calls(
     let vs: Vec<Tensor> = if xs.is_empty() {
         Vec::new()
     } else if batched {
-        let v = teacher.velocity(&Tensor::cat(&xs, 0), &Tensor::cat(&ts, 0), &Tensor::cat(&ks, 0))?;
+        let v = teacher.velocity(
+            &Tensor::cat(&xs, 0),
+            &Tensor::cat(&ts, 0),
+            &Tensor::cat(&ks, 0),
+        )?;
         v.chunk(xs.len() as i64, 0)
     } else {
         let mut out = Vec::new();
@@ -109,7 +116,12 @@ fn teacher_calls(
         out
     };
     let mut it = vs.into_iter();
-    let mut out = TeacherOut { rc_ca: None, ru_ca: None, r_dm: None, v_dm: None };
+    let mut out = TeacherOut {
+        rc_ca: None,
+        ru_ca: None,
+        r_dm: None,
+        v_dm: None,
+    };
     if need_ca {
         if let (Some(vc), Some(vu)) = (it.next(), it.next()) {
             out.rc_ca = Some(x0_from_v(x_ca, tau_ca, &vc));
@@ -126,6 +138,8 @@ fn teacher_calls(
 }
 
 /// The generator loss on the student output `x` (with gradient). `tokens` are the prompts.
+// `loss = loss + ..` on purpose: `+=` on a Tensor is an in-place op on the autograd graph.
+#[allow(clippy::assign_op_pattern)]
 pub fn generator_loss(
     x: &Tensor,
     tokens: &Tensor,
@@ -163,7 +177,9 @@ pub fn generator_loss(
         fake_teacher_cos: f64::NAN,
     };
     if let (Some(rc), Some(ru)) = (&t_out.rc_ca, &t_out.ru_ca) {
-        let delta = tch::no_grad(|| guard((rc - ru) * (cfg.alpha - 1.0) / norm_weight(&x_sg, rc, cfg.norm_eps)));
+        let delta = tch::no_grad(|| {
+            guard((rc - ru) * (cfg.alpha - 1.0) / norm_weight(&x_sg, rc, cfg.norm_eps))
+        });
         let l = pull(x, &delta);
         out.loss_ca = l.double_value(&[]);
         out.delta_ca = delta.abs().mean(Kind::Float).double_value(&[]);
@@ -178,9 +194,14 @@ pub fn generator_loss(
                     let v_f = fake.velocity(&x_dm, &noise.tau_dm, tokens)?;
                     let f = x0_from_v(&x_dm, &noise.tau_dm, &v_f);
                     let delta = guard((r - f) / norm_weight(&x_sg, r, cfg.norm_eps));
-                    let cos = Tensor::cosine_similarity(&v_r.flatten(1, -1), &v_f.flatten(1, -1), 1, 1e-8)
-                        .mean(Kind::Float)
-                        .double_value(&[]);
+                    let cos = Tensor::cosine_similarity(
+                        &v_r.flatten(1, -1),
+                        &v_f.flatten(1, -1),
+                        1,
+                        1e-8,
+                    )
+                    .mean(Kind::Float)
+                    .double_value(&[]);
                     Ok((delta, cos))
                 })?;
                 let l = pull(x, &delta);

@@ -44,12 +44,28 @@ pub enum TeacherSource {
 }
 
 fn loss_config(p: &DistillParams) -> anyhow::Result<(LossConfig, Schedule)> {
-    let schedule = Schedule::parse(&p.schedule)
-        .ok_or_else(|| anyhow::anyhow!("parameter `schedule`: expected coupled, hybrid or constrained, got {:?}", p.schedule))?;
-    let regularizer = Regularizer::parse(&p.regularizer)
-        .ok_or_else(|| anyhow::anyhow!("parameter `regularizer`: expected dm, meanvar, gan or none, got {:?}", p.regularizer))?;
+    let schedule = Schedule::parse(&p.schedule).ok_or_else(|| {
+        anyhow::anyhow!(
+            "parameter `schedule`: expected coupled, hybrid or constrained, got {:?}",
+            p.schedule
+        )
+    })?;
+    let regularizer = Regularizer::parse(&p.regularizer).ok_or_else(|| {
+        anyhow::anyhow!(
+            "parameter `regularizer`: expected dm, meanvar, gan or none, got {:?}",
+            p.regularizer
+        )
+    })?;
     Ok((
-        LossConfig { alpha: p.alpha, ca: p.ca, dm: p.dm, regularizer, norm_eps: p.norm_eps, batched: true, full: false },
+        LossConfig {
+            alpha: p.alpha,
+            ca: p.ca,
+            dm: p.dm,
+            regularizer,
+            norm_eps: p.norm_eps,
+            batched: true,
+            full: false,
+        },
         schedule,
     ))
 }
@@ -67,11 +83,22 @@ pub fn run_distill_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<
             TeacherSource::Artifact(up.artifact_dir.clone())
         }
     };
-    train_student(&p, &source, &job.params, &job.work_dir, device_for_job(), sink)
+    train_student(
+        &p,
+        &source,
+        &job.params,
+        &job.work_dir,
+        device_for_job(),
+        sink,
+    )
 }
 
 /// Loads the teacher network, its data config and the `data` params value to record.
-fn load_teacher(source: &TeacherSource, params: &serde_json::Map<String, Value>, device: Device) -> anyhow::Result<(Network, ShapesConfig, Value)> {
+fn load_teacher(
+    source: &TeacherSource,
+    params: &serde_json::Map<String, Value>,
+    device: Device,
+) -> anyhow::Result<(Network, ShapesConfig, Value)> {
     match source {
         TeacherSource::Artifact(dir) => {
             let model = ModelFile::read(dir)?;
@@ -79,7 +106,8 @@ fn load_teacher(source: &TeacherSource, params: &serde_json::Map<String, Value>,
                 anyhow::bail!("{} holds a {:?}, not a teacher", dir.display(), model.kind);
             }
             let mut net = Network::build(&model.net, device)?;
-            net.load(&dir.join(&model.weights)).with_context(|| format!("loading the teacher from {}", dir.display()))?;
+            net.load(&dir.join(&model.weights))
+                .with_context(|| format!("loading the teacher from {}", dir.display()))?;
             let data = model.data_config()?;
             Ok((net, data, model.data))
         }
@@ -102,17 +130,24 @@ pub fn train_student(
     device: Device,
     sink: &mut EventSink,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+    std::fs::create_dir_all(work_dir)
+        .with_context(|| format!("creating {}", work_dir.display()))?;
     let (teacher, data_cfg, data_value) = load_teacher(source, params, device)?;
     let world = ShapesWorld::new(data_cfg.clone());
     let (loss_cfg, schedule) = loss_config(p)?;
-    let reference = world.batch(p.seed ^ STATS_STREAM, 0, 256).images.to_device(device);
+    let reference = world
+        .batch(p.seed ^ STATS_STREAM, 0, 256)
+        .images
+        .to_device(device);
     let data_stats = DataStats::from_images(&reference);
     let cfg = DistillConfig {
         loss: loss_cfg,
         schedule,
         student_steps: p.student_steps,
-        tau: TauRange { min: p.tau_min, max: p.tau_max },
+        tau: TauRange {
+            min: p.tau_min,
+            max: p.tau_max,
+        },
         fake_updates: p.fake_updates,
         grad_clip: p.grad_clip,
         gan_weight: p.gan_weight,
@@ -139,19 +174,28 @@ pub fn train_student(
         }
         let state = c.state()?;
         let get_i = |k: &str| state.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
-        d.opt_g.load_state(&c.tensors("opt_g")?, get_i("opt_g_steps")).map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
-        d.opt_f.load_state(&c.tensors("opt_f")?, get_i("opt_f_steps")).map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
+        d.opt_g
+            .load_state(&c.tensors("opt_g")?, get_i("opt_g_steps"))
+            .map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
+        d.opt_f
+            .load_state(&c.tensors("opt_f")?, get_i("opt_f_steps"))
+            .map_err(|m| anyhow::anyhow!("{}: {m}", c.dir.display()))?;
         if let Some(v) = state.get("divergence") {
-            divergence = serde_json::from_value(v.clone()).context("checkpoint divergence state")?;
+            divergence =
+                serde_json::from_value(v.clone()).context("checkpoint divergence state")?;
         }
         if let Some(v) = state.get("controller") {
-            controller = serde_json::from_value(v.clone()).context("checkpoint controller state")?;
+            controller =
+                serde_json::from_value(v.clone()).context("checkpoint controller state")?;
         }
         if let Some(v) = state.get("dm").and_then(|v| v.as_f64()) {
             d.cfg.loss.dm = v;
         }
         start = c.iteration;
-        sink.log(format!("distill: resumed from {} (iteration {start})", c.dir.display()))?;
+        sink.log(format!(
+            "distill: resumed from {} (iteration {start})",
+            c.dir.display()
+        ))?;
     }
 
     let b = p.batch;
@@ -199,7 +243,11 @@ pub fn train_student(
             sink.progress(done as f64, Some(p.iterations as f64))?;
             if divergence.check(done, r.loss, &s) {
                 let why = divergence.reason.clone().unwrap_or_default();
-                sink.status("diverged", Some("stability"), Some(&format!("iteration {done}: {why}")))?;
+                sink.status(
+                    "diverged",
+                    Some("stability"),
+                    Some(&format!("iteration {done}: {why}")),
+                )?;
                 if p.stop_on_divergence {
                     break;
                 }
@@ -215,11 +263,26 @@ pub fn train_student(
                 &ckpt_root,
                 done,
                 &[
-                    Part { name: "student", tensors: shallow(&student_params) },
-                    Part { name: "fake", tensors: shallow(&fake_params) },
-                    Part { name: "gan", tensors: shallow(&gan_params) },
-                    Part { name: "opt_g", tensors: og },
-                    Part { name: "opt_f", tensors: of },
+                    Part {
+                        name: "student",
+                        tensors: shallow(&student_params),
+                    },
+                    Part {
+                        name: "fake",
+                        tensors: shallow(&fake_params),
+                    },
+                    Part {
+                        name: "gan",
+                        tensors: shallow(&gan_params),
+                    },
+                    Part {
+                        name: "opt_g",
+                        tensors: og,
+                    },
+                    Part {
+                        name: "opt_f",
+                        tensors: of,
+                    },
                 ],
                 &json!({
                     "iteration": done, "opt_g_steps": og_steps, "opt_f_steps": of_steps,
@@ -232,7 +295,8 @@ pub fn train_student(
 
     let stability: Stability = divergence.stability(done);
     let st_path = work_dir.join(STABILITY_FILE);
-    std::fs::write(&st_path, serde_json::to_string_pretty(&stability)?).with_context(|| format!("writing {}", st_path.display()))?;
+    std::fs::write(&st_path, serde_json::to_string_pretty(&stability)?)
+        .with_context(|| format!("writing {}", st_path.display()))?;
     metric(sink, "stability", done, stability.stable_through as f64)?;
     sink.artifact("stability", STABILITY_FILE)?;
 
@@ -267,7 +331,11 @@ pub struct DistillBench {
     pub batch: usize,
 }
 
-pub fn bench_distill_step(teacher: &Network, world: &ShapesWorld, b: &DistillBench) -> anyhow::Result<f64> {
+pub fn bench_distill_step(
+    teacher: &Network,
+    world: &ShapesWorld,
+    b: &DistillBench,
+) -> anyhow::Result<f64> {
     let mut m = serde_json::Map::new();
     m.insert("schedule".into(), json!(b.schedule));
     let p = DistillParams::from_map(&m)?;

@@ -17,7 +17,10 @@ pub struct DataStats {
 impl DataStats {
     pub fn from_images(images: &Tensor) -> DataStats {
         let s = PixelStats::of(images, None);
-        DataStats { channel_mean: s.channel_mean, pixel_var: s.pixel_var }
+        DataStats {
+            channel_mean: s.channel_mean,
+            pixel_var: s.pixel_var,
+        }
     }
 }
 
@@ -42,8 +45,16 @@ impl PixelStats {
         let x = x.detach().to_kind(Kind::Float);
         let finite = x.isfinite().all().int64_value(&[]) == 1;
         let (_, var) = pixel_moments(&x);
-        let cm = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float).to_device(tch::Device::Cpu);
-        let channel_mean = [0, 1, 2].map(|c| if cm.size()[0] > c { cm.double_value(&[c]) } else { f64::NAN });
+        let cm = x
+            .mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float)
+            .to_device(tch::Device::Cpu);
+        let channel_mean = [0, 1, 2].map(|c| {
+            if cm.size()[0] > c {
+                cm.double_value(&[c])
+            } else {
+                f64::NAN
+            }
+        });
         let color_shift = match data {
             Some(d) => [0, 1, 2].map(|c| channel_mean[c] - d.channel_mean[c]),
             None => [0.0; 3],
@@ -51,7 +62,12 @@ impl PixelStats {
         PixelStats {
             pixel_mean: x.mean(Kind::Float).double_value(&[]),
             pixel_var: var.mean(Kind::Float).double_value(&[]),
-            saturated: x.abs().gt(1.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]),
+            saturated: x
+                .abs()
+                .gt(1.0)
+                .to_kind(Kind::Float)
+                .mean(Kind::Float)
+                .double_value(&[]),
             channel_mean,
             color_shift,
             finite,
@@ -82,7 +98,14 @@ pub struct Divergence {
 
 impl Divergence {
     pub fn new(var_bound: f64, patience: usize) -> Self {
-        Divergence { var_bound, patience: patience.max(1), over: 0, diverged_at: None, reason: None, last_checked: 0 }
+        Divergence {
+            var_bound,
+            patience: patience.max(1),
+            over: 0,
+            diverged_at: None,
+            reason: None,
+            last_checked: 0,
+        }
     }
 
     /// Feeds one check at `iteration`; returns true when this check declared divergence.
@@ -132,7 +155,11 @@ pub struct DmController {
 
 impl DmController {
     pub fn new(margin: f64) -> Self {
-        DmController { margin, last_saturated: 0.0, raises: 0 }
+        DmController {
+            margin,
+            last_saturated: 0.0,
+            raises: 0,
+        }
     }
 
     /// Returns the new DM weight.
@@ -173,7 +200,10 @@ mod tests {
         let mut d = Divergence::new(0.5, 3);
         assert!(!d.check(10, 1.0, &stats(0.9, true)));
         assert!(!d.check(20, 1.0, &stats(0.9, true)));
-        assert!(!d.check(30, 1.0, &stats(0.1, true)), "a good check resets the run");
+        assert!(
+            !d.check(30, 1.0, &stats(0.1, true)),
+            "a good check resets the run"
+        );
         assert!(!d.check(40, 1.0, &stats(0.9, true)));
         assert!(!d.check(50, 1.0, &stats(0.9, true)));
         assert!(d.check(60, 1.0, &stats(0.9, true)));
@@ -182,7 +212,14 @@ mod tests {
         let mut d = Divergence::new(0.5, 3);
         assert!(d.check(7, f64::NAN, &stats(0.1, true)));
         let d = Divergence::new(0.5, 3);
-        assert_eq!(d.stability(300), Stability { diverged_at: None, stable_through: 300, reason: None });
+        assert_eq!(
+            d.stability(300),
+            Stability {
+                diverged_at: None,
+                stable_through: 300,
+                reason: None
+            }
+        );
     }
 
     #[test]
@@ -190,14 +227,24 @@ mod tests {
         let mut c = DmController::new(0.05);
         assert_eq!(c.update(1.0, 0.01), 1.0);
         assert!((c.update(1.0, 0.1) - 1.1).abs() < 1e-12);
-        assert_eq!(c.update(1.1, 0.08), 1.1, "falling saturation keeps the weight");
+        assert_eq!(
+            c.update(1.1, 0.08),
+            1.1,
+            "falling saturation keeps the weight"
+        );
         assert!((c.update(1.1, 0.2) - 1.21).abs() < 1e-12);
     }
 
     #[test]
     fn pixel_stats_see_saturation_and_colour_shift() {
-        let x = Tensor::from_slice(&[2.0f32, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, -1.0, -1.0, -1.0, -1.0]).view([1, 3, 2, 2]);
-        let data = DataStats { channel_mean: [0.0, 0.0, 0.0], pixel_var: 0.1 };
+        let x = Tensor::from_slice(&[
+            2.0f32, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, -1.0, -1.0, -1.0, -1.0,
+        ])
+        .view([1, 3, 2, 2]);
+        let data = DataStats {
+            channel_mean: [0.0, 0.0, 0.0],
+            pixel_var: 0.1,
+        };
         let s = PixelStats::of(&x, Some(&data));
         assert!((s.saturated - 1.0 / 12.0).abs() < 1e-6);
         assert!((s.color_shift[0] - 0.5).abs() < 1e-6);

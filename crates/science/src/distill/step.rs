@@ -48,7 +48,11 @@ pub struct StepReport {
 
 impl Distiller {
     /// Student and fake start as copies of the (frozen) teacher.
-    pub fn new(mut teacher: Network, cfg: DistillConfig, data_moments: DataMoments) -> Result<Distiller, NetError> {
+    pub fn new(
+        mut teacher: Network,
+        cfg: DistillConfig,
+        data_moments: DataMoments,
+    ) -> Result<Distiller, NetError> {
         teacher.freeze();
         // Fresh networks of the same spec: their weights are trainable, only values are copied.
         let student = teacher.duplicate()?;
@@ -67,25 +71,54 @@ impl Distiller {
         } else {
             None
         };
-        let adam = AdamWConfig { weight_decay: cfg.weight_decay, ..Default::default() };
+        let adam = AdamWConfig {
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
         let opt_g = AdamW::new(student.named_parameters(), adam);
         let mut fake_params = fake.named_parameters();
-        let mut gan_params: Vec<(String, Tensor)> = gan_vs.variables().into_iter().map(|(n, t)| (format!("gan.{n}"), t)).collect();
+        let mut gan_params: Vec<(String, Tensor)> = gan_vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (format!("gan.{n}"), t))
+            .collect();
         gan_params.sort_by(|a, b| a.0.cmp(&b.0));
         fake_params.extend(gan_params);
         let opt_f = AdamW::new(fake_params, adam);
-        Ok(Distiller { teacher, student, fake, gan_vs, gan, opt_g, opt_f, cfg, data_moments })
+        Ok(Distiller {
+            teacher,
+            student,
+            fake,
+            gan_vs,
+            gan,
+            opt_g,
+            opt_f,
+            cfg,
+            data_moments,
+        })
     }
 
     /// One iteration. `real` [B,3,R,R] and `tokens` [B,L] are a data batch on the device
     /// (the prompts drive the student; the images only feed the GAN discriminator).
-    pub fn step(&mut self, real: &Tensor, tokens: &Tensor, lr: f64, fake_lr: f64, full: bool) -> Result<StepReport, NetError> {
+    pub fn step(
+        &mut self,
+        real: &Tensor,
+        tokens: &Tensor,
+        lr: f64,
+        fake_lr: f64,
+        full: bool,
+    ) -> Result<StepReport, NetError> {
         let n = self.cfg.student_steps.max(1);
         let b = tokens.size()[0];
         let dev = tokens.device();
         let shape = [b, 3, real.size()[2], real.size()[3]];
         // Backward simulation: a random student step k, input reached by the student itself.
-        let k = if n > 1 { Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0]) as usize } else { 0 };
+        let k = if n > 1 {
+            Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
+                as usize
+        } else {
+            0
+        };
         let noise = Tensor::randn(shape, (Kind::Float, dev));
         let mut fresh = || Tensor::randn(shape, (Kind::Float, dev));
         let x_t = backward_simulate(&self.student, &noise, tokens, n, k, &mut fresh)?;
@@ -95,7 +128,10 @@ impl Distiller {
         let draw = NoiseDraw::sample(self.cfg.schedule, t, &shape, self.cfg.tau, dev);
         let mut cfg = self.cfg.loss;
         cfg.full = full;
-        let reg = RegInputs { data: Some(&self.data_moments), gan: self.gan.as_ref() };
+        let reg = RegInputs {
+            data: Some(&self.data_moments),
+            gan: self.gan.as_ref(),
+        };
         let out = generator_loss(&x, tokens, &draw, &self.teacher, &self.fake, &reg, &cfg)?;
         self.opt_g.zero_grad();
         out.loss.backward();
@@ -107,7 +143,8 @@ impl Distiller {
         let x_det = x.detach();
         let mut loss_fake = 0.0;
         for _ in 0..self.cfg.fake_updates {
-            let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min) + self.cfg.tau.min;
+            let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min)
+                + self.cfg.tau.min;
             let eps = Tensor::randn(shape, (Kind::Float, dev));
             let x_tau = renoise(&x_det, &eps, &tau);
             let mut l = match &self.gan {
@@ -124,8 +161,11 @@ impl Distiller {
                         &Tensor::cat(&[tokens, tokens], 0),
                     )?;
                     let logits = head.logits(&feats);
-                    let fm = (v.narrow(0, 0, b) - target_v(&x_det, &eps)).square().mean(Kind::Float);
-                    fm + gan_discriminator_loss(&logits.narrow(0, b, b), &logits.narrow(0, 0, b)) * self.cfg.gan_weight
+                    let fm = (v.narrow(0, 0, b) - target_v(&x_det, &eps))
+                        .square()
+                        .mean(Kind::Float);
+                    fm + gan_discriminator_loss(&logits.narrow(0, b, b), &logits.narrow(0, 0, b))
+                        * self.cfg.gan_weight
                 }
             };
             self.opt_f.zero_grad();
@@ -135,6 +175,13 @@ impl Distiller {
             l = l.detach();
             loss_fake += l.double_value(&[]) / self.cfg.fake_updates as f64;
         }
-        Ok(StepReport { out, loss, loss_fake, grad_norm, x: x_det, k })
+        Ok(StepReport {
+            out,
+            loss,
+            loss_fake,
+            grad_norm,
+            x: x_det,
+            k,
+        })
     }
 }

@@ -11,7 +11,16 @@ fn groups(ch: i64) -> i64 {
 }
 
 fn conv3(p: nn::Path, i: i64, o: i64) -> nn::Conv2D {
-    nn::conv2d(p, i, o, 3, nn::ConvConfig { padding: 1, ..Default::default() })
+    nn::conv2d(
+        p,
+        i,
+        o,
+        3,
+        nn::ConvConfig {
+            padding: 1,
+            ..Default::default()
+        },
+    )
 }
 
 /// A layer initialised to zero, so a freshly built residual branch starts as the identity.
@@ -20,7 +29,11 @@ fn zero_linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
         p,
         i,
         o,
-        nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true },
+        nn::LinearConfig {
+            ws_init: nn::Init::Const(0.0),
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        },
     )
 }
 
@@ -45,7 +58,8 @@ impl TimeEmbedding {
     pub fn forward(&self, tau: &Tensor) -> Tensor {
         let half = self.freq_dim / 2;
         let dev = tau.device();
-        let freqs = (Tensor::arange(half, (Kind::Float, dev)) * (-(10000f64.ln()) / half as f64)).exp();
+        let freqs =
+            (Tensor::arange(half, (Kind::Float, dev)) * (-(10000f64.ln()) / half as f64)).exp();
         let args = (tau.to_kind(Kind::Float) * 1000.0).unsqueeze(1) * freqs.unsqueeze(0);
         let feats = Tensor::cat(&[args.sin(), args.cos()], 1);
         self.lin2.forward(&self.lin1.forward(&feats).silu())
@@ -87,7 +101,9 @@ impl Attention {
         let v = split(self.v.forward(kv_in), lk);
         let scores = q.matmul(&k.transpose(-2, -1)) / (dh as f64).sqrt();
         let mask = key_ok.logical_not().view([b, 1, 1, lk]);
-        let attn = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, Kind::Float);
+        let attn = scores
+            .masked_fill(&mask, f64::NEG_INFINITY)
+            .softmax(-1, Kind::Float);
         let o = attn.matmul(&v).transpose(1, 2).reshape([b, lq, self.dim]);
         self.out.forward(&o)
     }
@@ -121,11 +137,32 @@ pub struct PromptContext {
 }
 
 impl PromptEncoder {
-    pub fn new(p: nn::Path, vocab: i64, max_tokens: i64, dim: i64, heads: i64, emb_dim: i64) -> Self {
+    pub fn new(
+        p: nn::Path,
+        vocab: i64,
+        max_tokens: i64,
+        dim: i64,
+        heads: i64,
+        emb_dim: i64,
+    ) -> Self {
         PromptEncoder {
             tok: nn::embedding(&p / "tok", vocab, dim, Default::default()),
-            pos: p.var("pos", &[max_tokens + 1, dim], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
-            null: p.var("null", &[1, 1, dim], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            pos: p.var(
+                "pos",
+                &[max_tokens + 1, dim],
+                nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 0.02,
+                },
+            ),
+            null: p.var(
+                "null",
+                &[1, 1, dim],
+                nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 0.02,
+                },
+            ),
             ln1: nn::layer_norm(&p / "ln1", vec![dim], Default::default()),
             attn: Attention::new(&p / "attn", dim, dim, dim, heads),
             ln2: nn::layer_norm(&p / "ln2", vec![dim], Default::default()),
@@ -144,16 +181,27 @@ impl PromptEncoder {
         let null = self.null.expand([b, 1, -1], false);
         let h = Tensor::cat(&[null, emb], 1) + self.pos.narrow(0, 0, l + 1).unsqueeze(0);
         let ok = Tensor::cat(
-            &[Tensor::ones([b, 1], (Kind::Bool, tokens.device())), tokens.ne(0)],
+            &[
+                Tensor::ones([b, 1], (Kind::Bool, tokens.device())),
+                tokens.ne(0),
+            ],
             1,
         );
         let n = self.ln1.forward(&h);
         let h = &h + self.attn.forward(&n, &n, &ok);
-        let h = &h + self.mlp2.forward(&self.mlp1.forward(&self.ln2.forward(&h)).gelu("none"));
+        let h = &h
+            + self
+                .mlp2
+                .forward(&self.mlp1.forward(&self.ln2.forward(&h)).gelu("none"));
         let ctx = self.ln_out.forward(&h);
         let w = ok.to_kind(Kind::Float).unsqueeze(-1);
-        let pooled_tok = (&ctx * &w).sum_dim_intlist(1, false, Kind::Float) / w.sum_dim_intlist(1, false, Kind::Float);
-        PromptContext { ctx, ok, pooled: self.pool.forward(&pooled_tok) }
+        let pooled_tok = (&ctx * &w).sum_dim_intlist(1, false, Kind::Float)
+            / w.sum_dim_intlist(1, false, Kind::Float);
+        PromptContext {
+            ctx,
+            ok,
+            pooled: self.pool.forward(&pooled_tok),
+        }
     }
 }
 
@@ -232,7 +280,17 @@ pub struct Downsample {
 impl Downsample {
     pub fn new(p: nn::Path, cin: i64, cout: i64) -> Self {
         Downsample {
-            conv: nn::conv2d(p, cin, cout, 3, nn::ConvConfig { padding: 1, stride: 2, ..Default::default() }),
+            conv: nn::conv2d(
+                p,
+                cin,
+                cout,
+                3,
+                nn::ConvConfig {
+                    padding: 1,
+                    stride: 2,
+                    ..Default::default()
+                },
+            ),
         }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
@@ -248,10 +306,13 @@ pub struct Upsample {
 
 impl Upsample {
     pub fn new(p: nn::Path, cin: i64, cout: i64) -> Self {
-        Upsample { conv: conv3(p, cin, cout) }
+        Upsample {
+            conv: conv3(p, cin, cout),
+        }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let (_, _, h, w) = x.size4().unwrap_or((0, 0, 0, 0));
-        self.conv.forward(&x.upsample_nearest2d([2 * h, 2 * w], None, None))
+        self.conv
+            .forward(&x.upsample_nearest2d([2 * h, 2 * w], None, None))
     }
 }

@@ -27,7 +27,10 @@ impl UnetConfig {
     /// Checks what would otherwise panic deep inside libtorch.
     pub fn validate(&self) -> Result<(), String> {
         if self.widths.is_empty() || self.widths.iter().any(|&w| w <= 0) {
-            return Err(format!("widths must be a non-empty list of positive integers, got {:?}", self.widths));
+            return Err(format!(
+                "widths must be a non-empty list of positive integers, got {:?}",
+                self.widths
+            ));
         }
         let down = 1i64 << (self.widths.len() - 1);
         if self.resolution % down != 0 {
@@ -38,17 +41,26 @@ impl UnetConfig {
         }
         for &w in &self.widths {
             if w % self.heads != 0 {
-                return Err(format!("width {w} is not divisible by heads {}", self.heads));
+                return Err(format!(
+                    "width {w} is not divisible by heads {}",
+                    self.heads
+                ));
             }
         }
         if self.token_dim % self.heads != 0 || self.token_dim <= 0 {
-            return Err(format!("token_dim {} is not a positive multiple of heads {}", self.token_dim, self.heads));
+            return Err(format!(
+                "token_dim {} is not a positive multiple of heads {}",
+                self.token_dim, self.heads
+            ));
         }
         if self.blocks == 0 {
             return Err("blocks must be at least 1".into());
         }
         if self.emb_dim < 2 || self.emb_dim % 2 != 0 {
-            return Err(format!("emb_dim must be an even number ≥ 2, got {}", self.emb_dim));
+            return Err(format!(
+                "emb_dim must be an even number ≥ 2, got {}",
+                self.emb_dim
+            ));
         }
         Ok(())
     }
@@ -60,5 +72,7 @@ impl UnetConfig {
 pub enum NetSpec {
     Unet(UnetConfig),
     /// A user's TorchScript module with the call `(x, τ, tokens) → v`.
-    Torchscript { path: PathBuf },
+    Torchscript {
+        path: PathBuf,
+    },
 }

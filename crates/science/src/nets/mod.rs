@@ -38,7 +38,7 @@ pub trait VelocityNet {
 }
 
 enum Body {
-    Unet(Unet),
+    Unet(Box<Unet>),
     Script(tch::TrainableCModule),
 }
 
@@ -55,25 +55,34 @@ impl Network {
         let body = match spec {
             NetSpec::Unet(cfg) => {
                 cfg.validate().map_err(NetError::Config)?;
-                Body::Unet(Unet::new(&vs.root(), cfg))
+                Body::Unet(Box::new(Unet::new(&vs.root(), cfg)))
             }
             NetSpec::Torchscript { path } => {
-                let mut m = tch::TrainableCModule::load(path, vs.root())
-                    .map_err(|source| NetError::Script { path: path.display().to_string(), source })?;
+                let mut m = tch::TrainableCModule::load(path, vs.root()).map_err(|source| {
+                    NetError::Script {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
                 // Eval mode: dropout or batch statistics would make the loss non-deterministic.
                 m.set_eval();
                 Body::Script(m)
             }
         };
-        Ok(Network { spec: spec.clone(), vs, body })
+        Ok(Network {
+            spec: spec.clone(),
+            vs,
+            body,
+        })
     }
 
     /// A new network of the same spec holding a copy of these weights (student / fake score).
     pub fn duplicate(&self) -> Result<Network, NetError> {
         let mut n = Network::build(&self.spec, self.vs.device())?;
-        n.vs
-            .copy(&self.vs)
-            .map_err(|source| NetError::Weights { path: "<copy>".into(), source })?;
+        n.vs.copy(&self.vs).map_err(|source| NetError::Weights {
+            path: "<copy>".into(),
+            source,
+        })?;
         Ok(n)
     }
 
@@ -96,8 +105,12 @@ impl Network {
     /// Trainable parameters with their names, sorted by name (a stable order for the optimiser
     /// state and for comparisons with PyTorch).
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> =
-            self.vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut v: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -112,21 +125,24 @@ impl Network {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), NetError> {
-        self.vs
-            .save(path)
-            .map_err(|source| NetError::Weights { path: path.display().to_string(), source })
+        self.vs.save(path).map_err(|source| NetError::Weights {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     pub fn load(&mut self, path: &Path) -> Result<(), NetError> {
-        self.vs
-            .load(path)
-            .map_err(|source| NetError::Weights { path: path.display().to_string(), source })
+        self.vs.load(path).map_err(|source| NetError::Weights {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     pub fn copy_from(&mut self, other: &Network) -> Result<(), NetError> {
-        self.vs
-            .copy(&other.vs)
-            .map_err(|source| NetError::Weights { path: "<copy>".into(), source })
+        self.vs.copy(&other.vs).map_err(|source| NetError::Weights {
+            path: "<copy>".into(),
+            source,
+        })
     }
 
     /// Velocity plus bottleneck features (built-in UNet only; the GAN regulariser needs them).
@@ -152,7 +168,10 @@ impl VelocityNet for Network {
             Body::Script(m) => {
                 let v = m.forward_ts(&[x, tau, tokens]).map_err(NetError::Forward)?;
                 if v.size() != x.size() {
-                    return Err(NetError::Shape { got: v.size(), want: x.size() });
+                    return Err(NetError::Shape {
+                        got: v.size(),
+                        want: x.size(),
+                    });
                 }
                 Ok(v)
             }

@@ -13,7 +13,13 @@ struct Level {
 }
 
 impl Level {
-    fn run(&self, i: usize, h: &Tensor, emb: &Tensor, prompt: &super::blocks::PromptContext) -> Tensor {
+    fn run(
+        &self,
+        i: usize,
+        h: &Tensor,
+        emb: &Tensor,
+        prompt: &super::blocks::PromptContext,
+    ) -> Tensor {
         let h = self.res[i].forward(h, emb);
         match self.attn.get(i) {
             Some(a) => a.forward(&h, prompt),
@@ -42,8 +48,24 @@ impl Unet {
         let levels = w.len();
         let emb = cfg.emb_dim;
         let time = TimeEmbedding::new(p / "time", cfg.emb_dim, emb);
-        let prompt = PromptEncoder::new(p / "prompt", cfg.vocab, cfg.max_tokens, cfg.token_dim, cfg.heads, emb);
-        let conv_in = nn::conv2d(p / "conv_in", 3, w[0], 3, nn::ConvConfig { padding: 1, ..Default::default() });
+        let prompt = PromptEncoder::new(
+            p / "prompt",
+            cfg.vocab,
+            cfg.max_tokens,
+            cfg.token_dim,
+            cfg.heads,
+            emb,
+        );
+        let conv_in = nn::conv2d(
+            p / "conv_in",
+            3,
+            w[0],
+            3,
+            nn::ConvConfig {
+                padding: 1,
+                ..Default::default()
+            },
+        );
         let attn_at = |level: usize| (cfg.resolution >> level) <= cfg.attn_res;
         let mut down = Vec::new();
         let mut downsample = Vec::new();
@@ -56,7 +78,12 @@ impl Unet {
             for b in 0..cfg.blocks {
                 res.push(ResBlock::new(&lp / "res" / b, ch, wi, emb));
                 if attn_at(i) {
-                    attn.push(CrossAttention::new(&lp / "attn" / b, wi, cfg.token_dim, cfg.heads));
+                    attn.push(CrossAttention::new(
+                        &lp / "attn" / b,
+                        wi,
+                        cfg.token_dim,
+                        cfg.heads,
+                    ));
                 }
                 ch = wi;
                 skips.push(ch);
@@ -77,7 +104,12 @@ impl Unet {
                 let skip = skips.pop().unwrap_or(0);
                 res.push(ResBlock::new(&lp / "res" / b, ch + skip, wi, emb));
                 if attn_at(i) {
-                    attn.push(CrossAttention::new(&lp / "attn" / b, wi, cfg.token_dim, cfg.heads));
+                    attn.push(CrossAttention::new(
+                        &lp / "attn" / b,
+                        wi,
+                        cfg.token_dim,
+                        cfg.heads,
+                    ));
                 }
                 ch = wi;
             }
@@ -93,13 +125,34 @@ impl Unet {
             ch,
             3,
             3,
-            nn::ConvConfig { padding: 1, ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() },
+            nn::ConvConfig {
+                padding: 1,
+                ws_init: nn::Init::Const(0.0),
+                bs_init: nn::Init::Const(0.0),
+                ..Default::default()
+            },
         );
-        Unet { time, prompt, conv_in, down, downsample, mid, up, upsample, gn_out, conv_out }
+        Unet {
+            time,
+            prompt,
+            conv_in,
+            down,
+            downsample,
+            mid,
+            up,
+            upsample,
+            gn_out,
+            conv_out,
+        }
     }
 
     /// Velocity and the bottleneck features (the GAN regulariser's discriminator reads these).
-    pub fn forward_with_features(&self, x: &Tensor, tau: &Tensor, tokens: &Tensor) -> (Tensor, Tensor) {
+    pub fn forward_with_features(
+        &self,
+        x: &Tensor,
+        tau: &Tensor,
+        tokens: &Tensor,
+    ) -> (Tensor, Tensor) {
         let prompt = self.prompt.forward(tokens);
         let emb = (self.time.forward(tau) + &prompt.pooled).silu();
         let mut h = self.conv_in.forward(x);
