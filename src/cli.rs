@@ -102,6 +102,45 @@ pub struct RunArgs {
     /// First retry delay in seconds (doubles per attempt, at most 60).
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     pub retry_delay: f64,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
+}
+
+/// Where the jobs run; see docs/SLURM.md.
+#[derive(Args, Debug, Clone)]
+pub struct ExecutorArgs {
+    /// Run jobs as local processes or as Slurm jobs (default: the pipeline's `executor.kind`,
+    /// else local).
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
+    /// Slurm partition (overrides `executor.partition`).
+    #[arg(long, value_name = "NAME")]
+    pub slurm_partition: Option<String>,
+    /// Slurm account (overrides `executor.account`).
+    #[arg(long, value_name = "NAME")]
+    pub slurm_account: Option<String>,
+    /// Slurm QOS (overrides `executor.qos`).
+    #[arg(long, value_name = "NAME")]
+    pub slurm_qos: Option<String>,
+    /// Extra sbatch argument, after `executor.extra` (repeatable): --slurm-extra=--exclusive
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub slurm_extra: Vec<String>,
+    /// Default --mem of every Slurm job (a job's `mem` parameter wins), e.g. 4G.
+    #[arg(long, value_name = "MEM")]
+    pub slurm_mem: Option<String>,
+    /// Paths the Slurm nodes see (comma list); the home must be under one of them. Default:
+    /// refuse homes on node-local paths (tmpfs, /tmp, /var/tmp, /dev/shm, /run).
+    #[arg(long, value_delimiter = ',', value_name = "PATHS", env = "DDMD_SLURM_SHARED_PATHS")]
+    pub slurm_shared_paths: Option<Vec<PathBuf>>,
+    /// Longest wait in seconds between two polls of a Slurm job's state.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub slurm_poll_max: f64,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,10 +9,18 @@ use crate::home::Home;
 use crate::plan::status::{decide, History};
 use crate::sched::pool::discover_gpus;
 use crate::sched::recover::{hostname, recover_stale};
+use crate::sched::executor::Executor;
+use crate::sched::slurm;
 use crate::sched::{Dispatcher, Invocation, RunOptions};
 use ddmd_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Placeholder GPU ids of the local pool on Slurm, where the pool only bounds what is in
+/// flight; Slurm assigns the real devices.
+const SLURM_VIRTUAL_GPUS: u32 = 4096;
+/// Jobs (weighted by `resources.cpus`) submitted to Slurm at once, unless `--jobs` says.
+const SLURM_SUBMIT_LIMIT: u32 = 1024;
 
 pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let spec = load_spec(&args.spec)?;
@@ -21,14 +29,22 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     if let Some(0) = args.jobs {
         return Err(bad("--jobs 0: expected at least 1"));
     }
+    let executor = Executor::resolve(&args.executor, spec.executor.as_ref()).map_err(bad)?;
+    executor.preflight(home.root()).map_err(bad)?;
+    let slurm = matches!(executor, Executor::Slurm(_));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
-    let gpus = discover_gpus(
-        args.fake_gpus,
-        args.gpus.as_deref(),
-        visible.as_deref(),
-        crate::builtin::cuda_device_count,
-    )
-    .map_err(bad)?;
+    let gpus = if slurm {
+        // Slurm places jobs on GPUs; locally every job "fits" and waits in Slurm's queue.
+        (0..SLURM_VIRTUAL_GPUS).collect()
+    } else {
+        discover_gpus(
+            args.fake_gpus,
+            args.gpus.as_deref(),
+            visible.as_deref(),
+            crate::builtin::cuda_device_count,
+        )
+        .map_err(bad)?
+    };
 
     std::fs::create_dir_all(home.root())?;
     let _lock = home.lock_pipeline(&spec.name).map_err(bad)?;
@@ -36,7 +52,19 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let pipeline_id = store
         .upsert_pipeline(&spec.name, &spec.text, &spec.hash, &spec.file.display().to_string())
         .await?;
-    let recovered = recover_stale(&store, &home.db(), pipeline_id).await?;
+    // Slurm jobs a crashed orchestrator left are followed again, not closed and resubmitted.
+    let attachable = if slurm {
+        slurm::recover::attachable(&store, home).await?
+    } else {
+        Vec::new()
+    };
+    let recovered = recover_stale(
+        &store,
+        &home.db(),
+        pipeline_id,
+        &slurm::recover::keep_open(&attachable),
+    )
+    .await?;
     if recovered > 0 {
         eprintln!("recovered {recovered} run(s) left unfinished by an earlier orchestrator; they will be rerun");
     }
@@ -48,19 +76,23 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
             &hostname(),
             std::process::id(),
             git_rev().as_deref(),
-            "local",
+            executor.name(),
         )
         .await?;
 
     let history = History::load(&home.db(), &spec.name).await?;
     let decisions = decide(&plan, &history, home.root(), &force);
+    let reattach =
+        slurm::recover::adopt(&store, &plan, &decisions, pipeline_id, attachable).await?;
     if !args.quiet {
         eprint!("{}", format_plan(&plan, &decisions));
     }
     let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
     let opts = RunOptions {
         gpus: gpus.clone(),
-        cpu_slots: args.jobs.unwrap_or(cores),
+        cpu_slots: args
+            .jobs
+            .unwrap_or(if slurm { SLURM_SUBMIT_LIMIT } else { cores }),
         fail_fast: args.fail_fast,
         require_gpu: args.require_gpu,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),
@@ -68,11 +100,15 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         quiet: args.quiet,
         cwd: std::env::current_dir()?,
         env: python_helper_env(home)?,
+        executor: executor.clone(),
+        reattach,
     };
     eprintln!(
         "invocation {invocation_id}: {} jobs on {} ({} CPU slots); home {}",
         plan.jobs.len(),
-        if gpus.is_empty() {
+        if slurm {
+            "Slurm".to_string()
+        } else if gpus.is_empty() {
             "CPU only".to_string()
         } else {
             format!(

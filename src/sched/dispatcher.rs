@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub cwd: PathBuf,
     /// Environment every job gets (e.g. PYTHONPATH for the events helper).
     pub env: Vec<(String, String)>,
+    /// Local processes or Slurm jobs.
+    pub executor: super::executor::Executor,
+    /// Slurm jobs a crashed orchestrator submitted, to follow instead of submitting again.
+    pub reattach: std::collections::HashMap<JobIx, super::slurm::Reattach>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -248,8 +252,18 @@ impl<'a> Dispatcher<'a> {
 
     async fn start(&mut self, ix: JobIx, grant: Grant) -> anyhow::Result<()> {
         let job = &self.plan.jobs[ix];
-        self.attempts[ix] += 1;
-        let run = self.store.insert_run(&self.new_run(ix, "queued")).await?;
+        let reattach = self.opts.reattach.remove(&ix);
+        let run = match &reattach {
+            // The run row of the crashed orchestrator goes on; it keeps its attempt number.
+            Some(r) => {
+                self.attempts[ix] = r.attempt;
+                r.run
+            }
+            None => {
+                self.attempts[ix] += 1;
+                self.store.insert_run(&self.new_run(ix, "queued")).await?
+            }
+        };
         let job_dir = self.home.job_dir(run);
         let job_file = JobFile {
             pipeline: self.plan.pipeline.clone(),
@@ -287,6 +301,7 @@ impl<'a> Dispatcher<'a> {
                 env.push(("DDMD_ATTEMPT".into(), self.attempts[ix].to_string()));
                 env
             },
+            slurm: self.opts.executor.slurm_job(job, reattach),
         };
         self.grants[ix] = Some(grant);
         self.state[ix] = State::Running;
@@ -317,11 +332,13 @@ impl<'a> Dispatcher<'a> {
                         self.state[ix] = State::Succeeded;
                         self.summary.succeeded += 1;
                     }
-                    Ended::Cancelled => {
+                    // Cancelled while we are not stopping: from outside (scancel of a Slurm
+                    // job); retried like a failure.
+                    Ended::Cancelled if self.stopping || self.attempts[ix] > job.retries => {
                         self.state[ix] = State::Cancelled;
                         self.summary.cancelled += 1;
                     }
-                    Ended::Failed => {
+                    Ended::Failed | Ended::Cancelled => {
                         let attempt = self.attempts[ix];
                         if !self.stopping && attempt <= job.retries {
                             let delay = self

@@ -2,11 +2,13 @@
 //! tailing, crash recovery and the progress display. Knows nothing of tensors.
 
 pub mod dispatcher;
+pub mod executor;
 pub mod local;
 pub mod pool;
 pub mod progress;
 pub mod recover;
 pub mod runner;
+pub mod slurm;
 pub mod tail;
 
 pub use dispatcher::{Dispatcher, Invocation, RunOptions};

@@ -10,7 +10,13 @@ use std::path::Path;
 
 /// Closes the stale runs of `pipeline_id` (we hold its lock, so none of them is alive in
 /// another orchestrator) and those of any pipeline whose orchestrator process is gone.
-pub async fn recover_stale(store: &Store, db: &Path, pipeline_id: i64) -> anyhow::Result<usize> {
+/// Runs in `keep` (Slurm jobs that are re-attached instead) are left open.
+pub async fn recover_stale(
+    store: &Store,
+    db: &Path,
+    pipeline_id: i64,
+    keep: &std::collections::HashSet<ddmd_core::RunId>,
+) -> anyhow::Result<usize> {
     let host = hostname();
     let stale = store.unfinished_runs().await?;
     if stale.is_empty() {
@@ -31,7 +37,7 @@ pub async fn recover_stale(store: &Store, db: &Path, pipeline_id: i64) -> anyhow
     }
     let mut closed = 0;
     let mut dead_invocations = std::collections::BTreeSet::new();
-    for run in stale {
+    for run in stale.into_iter().filter(|r| !keep.contains(&r.id)) {
         let ours = run.pipeline_id == pipeline_id;
         let alive = owners
             .get(&run.invocation_id)

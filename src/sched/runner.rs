@@ -61,6 +61,8 @@ pub struct Attempt {
     pub ix: usize,
     pub stop: watch::Receiver<Stop>,
     pub extra_env: Vec<(String, String)>,
+    /// Run as a Slurm job instead of a local process (see `slurm::attempt`).
+    pub slurm: Option<super::slurm::SlurmJob>,
 }
 
 /// Synthetic events that report malformed lines get sequence numbers far above any real one,
@@ -84,6 +86,9 @@ impl Attempt {
     }
 
     async fn run_inner(&mut self) -> anyhow::Result<Outcome> {
+        if let Some(sj) = self.slurm.take() {
+            return super::slurm::attempt::run(self, sj).await;
+        }
         let jf = &self.job_file;
         let run = jf.run_id;
         std::fs::create_dir_all(&jf.job_dir)?;
@@ -237,7 +242,7 @@ impl Attempt {
         Ok(outcome)
     }
 
-    async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {
+    pub(super) async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {
         loop {
             let mut events = tailer.poll()?;
             let before = events.len();
@@ -263,7 +268,7 @@ impl Attempt {
         }
     }
 
-    async fn finish(&self, o: &Outcome, artifact_dir: Option<PathBuf>) {
+    pub(super) async fn finish(&self, o: &Outcome, artifact_dir: Option<PathBuf>) {
         let f = RunFinish {
             status: o.ended.as_str().to_string(),
             exit_code: o.exit_code,

@@ -1,0 +1,271 @@
+//! One job attempt on Slurm: write the job file and batch script, `sbatch` it (or re-attach to
+//! the Slurm job a crashed orchestrator submitted), follow its state with backoff while its
+//! events are ingested, cancel it on Ctrl-C or timeout, and turn the way it ended into the
+//! same outcome the local executor records.
+
+use super::ctl::{self, JobInfo};
+use super::script::{self, Program};
+use super::state::{self, End, Phase};
+use super::SlurmJob;
+use crate::sched::local::log_tail;
+use crate::sched::runner::{humantime, Attempt, Ended, Outcome, Stop};
+use crate::sched::tail::Tailer;
+use anyhow::Context;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// First delay between two polls of the job's state; it grows by half per unchanged poll up
+/// to `poll_max`, and drops back to this when the state changes.
+const POLL_MIN: Duration = Duration::from_millis(250);
+/// Consecutive failed polls (an unreachable controller) before the attempt gives up.
+const MAX_POLL_ERRORS: u32 = 30;
+/// How long to wait for Slurm to confirm a cancellation before recording it anyway.
+const CANCEL_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn run(a: &mut Attempt, sj: SlurmJob) -> anyhow::Result<Outcome> {
+    let run = a.job_file.run_id;
+    let job_dir = a.job_file.job_dir.clone();
+    let log = job_dir.join("log");
+    let mut started: Option<Instant> = None;
+    let id = match &sj.reattach {
+        Some(r) => {
+            a.progress.println(&format!(
+                "{}: re-attached to Slurm job {}",
+                a.job_file.job, r.slurm_id
+            ));
+            if r.running {
+                started = Some(Instant::now());
+                a.progress.started(a.ix, &a.job_file.job, &[]);
+            }
+            r.slurm_id.clone()
+        }
+        None => submit(a, &sj, &log).await?,
+    };
+
+    let mut tailer = Tailer::new(a.job_file.events.clone());
+    let mut delay = POLL_MIN;
+    let mut next_poll = Instant::now();
+    let mut last_phase: Option<Phase> = None;
+    let mut errors = 0u32;
+    let mut stopped_at: Option<Instant> = None;
+    let mut timed_out = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let end: End = loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                a.drain(&mut tailer, run).await?;
+                let now = Instant::now();
+                if now >= next_poll {
+                    match ctl::show_job(&id).await {
+                        Err(e) => {
+                            errors += 1;
+                            if errors >= MAX_POLL_ERRORS {
+                                return Err(e).context(format!(
+                                    "lost track of Slurm job {id} ({errors} failed polls); it may still run: check `squeue -j {id}`"
+                                ));
+                            }
+                            tracing::warn!("polling Slurm job {id}: {e}");
+                        }
+                        Ok(None) => {
+                            if started.is_none() {
+                                mark_started(a, &id, &JobInfo::default()).await?;
+                            }
+                            break state::from_exit_file(&id, read_exit(&job_dir));
+                        }
+                        Ok(Some(info)) => {
+                            errors = 0;
+                            let ph = state::phase(&id, &info);
+                            if started.is_none() && ph != Phase::Queued {
+                                started = Some(now);
+                                mark_started(a, &id, &info).await?;
+                            }
+                            if let Phase::Ended(end) = ph {
+                                break end;
+                            }
+                            if last_phase.as_ref() == Some(&ph) {
+                                delay = delay.mul_f64(1.5).min(a_poll_max(&sj));
+                            } else {
+                                delay = POLL_MIN;
+                            }
+                            last_phase = Some(ph);
+                        }
+                    }
+                    next_poll = Instant::now() + delay;
+                }
+                // The stage timeout counts from the start on a node, not from submission.
+                if let (Some(t), Some(s), false) = (a.timeout, started, timed_out) {
+                    if now >= s + t && stopped_at.is_none() {
+                        timed_out = true;
+                        cancel(&id).await;
+                        next_poll = Instant::now();
+                    }
+                }
+                if let Some(s) = stopped_at {
+                    if now >= s + a.grace + CANCEL_WAIT {
+                        break End {
+                            ended: Ended::Cancelled,
+                            exit_code: None,
+                            error: Some(format!("Slurm job {id} did not confirm the cancellation in time")),
+                        };
+                    }
+                }
+            }
+            changed = a.stop.changed() => {
+                if changed.is_err() { continue; }
+                let level = *a.stop.borrow();
+                if level != Stop::Running && stopped_at.is_none() {
+                    stopped_at = Some(Instant::now());
+                    cancel(&id).await;
+                    next_poll = Instant::now();
+                }
+            }
+        }
+    };
+    a.drain(&mut tailer, run).await?;
+
+    let outcome = if stopped_at.is_some() {
+        Outcome {
+            ended: Ended::Cancelled,
+            error: Some(format!(
+                "cancelled (interrupted by the user; Slurm job {id} cancelled)"
+            )),
+            exit_code: end.exit_code,
+        }
+    } else if timed_out {
+        Outcome {
+            ended: Ended::Failed,
+            error: Some(format!(
+                "timed out after {} (Slurm job {id} cancelled)",
+                humantime(a.timeout.unwrap_or_default())
+            )),
+            exit_code: end.exit_code,
+        }
+    } else {
+        let mut error = end.error;
+        if end.ended == Ended::Failed {
+            if let (Some(f), Some(msg)) = (&tailer.latest.failure, error.as_mut()) {
+                *msg = format!("{f} ({msg})");
+            }
+            let tail = log_tail(&log, 5);
+            if let (false, Some(msg)) = (tail.is_empty(), error.as_mut()) {
+                msg.push_str("\nlast lines of the log:\n");
+                msg.push_str(&tail);
+            }
+        }
+        Outcome {
+            ended: end.ended,
+            error,
+            exit_code: end.exit_code,
+        }
+    };
+    let outcome = if outcome.ended == Ended::Succeeded {
+        match a.home.publish(&a.job_file.work_dir, &a.job_file.cache_key) {
+            Ok(_) => outcome,
+            Err(e) => Outcome {
+                ended: Ended::Failed,
+                error: Some(format!("cannot move artifacts into place: {e}")),
+                exit_code: outcome.exit_code,
+            },
+        }
+    } else {
+        outcome
+    };
+    let artifact_dir =
+        (outcome.ended == Ended::Succeeded).then(|| a.home.artifact_dir(&a.job_file.cache_key));
+    a.finish(&outcome, artifact_dir).await;
+    Ok(outcome)
+}
+
+fn a_poll_max(sj: &SlurmJob) -> Duration {
+    sj.cfg.poll_max.max(POLL_MIN)
+}
+
+/// Writes the job file and script and submits them; records the Slurm job id at once, so a
+/// crash right after is re-attached rather than submitted again.
+async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<String> {
+    let jf = &mut a.job_file;
+    // Slurm chooses the GPUs; the ids the local pool would have handed out mean nothing here.
+    jf.devices.clear();
+    std::fs::create_dir_all(&jf.job_dir)
+        .with_context(|| format!("cannot create {}", jf.job_dir.display()))?;
+    std::fs::create_dir_all(&jf.work_dir)
+        .with_context(|| format!("cannot create {}", jf.work_dir.display()))?;
+    let job_json = jf.job_dir.join("job.json");
+    std::fs::write(&job_json, serde_json::to_vec_pretty(&*jf)?)
+        .with_context(|| format!("cannot write {}", job_json.display()))?;
+    let exit = jf.job_dir.join(script::EXIT_FILE);
+    if exit.exists() {
+        std::fs::remove_file(&exit).with_context(|| format!("cannot remove {}", exit.display()))?;
+    }
+
+    // The local executor's environment (runner.rs), CUDA_VISIBLE_DEVICES aside.
+    let mut env = vec![
+        ("DDMD_EVENTS".to_string(), jf.events.display().to_string()),
+        ("DDMD_JOB_DIR".into(), jf.job_dir.display().to_string()),
+        ("DDMD_ARTIFACTS".into(), jf.work_dir.display().to_string()),
+        ("DDMD_RUN_ID".into(), jf.run_id.to_string()),
+        ("DDMD_JOB".into(), jf.job.to_string()),
+        ("DDMD_HOME".into(), jf.home.display().to_string()),
+    ];
+    env.extend(a.extra_env.iter().cloned());
+    let exe = std::env::current_exe().context("cannot find the ddmd-pipe executable")?;
+    let program = match &a.command {
+        Some(c) => Program::Shell { command: c },
+        None => Program::Worker {
+            exe: &exe,
+            job_json: &job_json,
+        },
+    };
+    let title = format!("run {} ({})", jf.run_id, jf.job);
+    let text = script::render(&title, &env, sj.gpus, &a.cwd, &program, &jf.job_dir);
+    let script_path = jf.job_dir.join(script::SCRIPT_FILE);
+    std::fs::write(&script_path, text)
+        .with_context(|| format!("cannot write {}", script_path.display()))?;
+
+    let name = script::job_name(jf.run_id.0, &jf.job.to_string());
+    let args = script::sbatch_args(&sj.cfg, sj, &name, log, &a.cwd, a.timeout);
+    let id = ctl::sbatch(&args, &script_path)
+        .await
+        .context("cannot submit the job to Slurm")?;
+    a.store
+        .set_executor_info(jf.run_id, Some(&id), None)
+        .await?;
+    tracing::info!("run {}: submitted as Slurm job {id}", jf.run_id);
+    Ok(id)
+}
+
+async fn mark_started(a: &Attempt, id: &str, info: &JobInfo) -> anyhow::Result<()> {
+    let jf = &a.job_file;
+    a.store
+        .mark_running(
+            jf.run_id,
+            &[],
+            None,
+            &jf.job_dir.display().to_string(),
+            ddmd_core::events::now_secs(),
+        )
+        .await?;
+    a.store
+        .set_executor_info(jf.run_id, Some(id), info.node.as_deref())
+        .await?;
+    a.progress.started(a.ix, &jf.job, &[]);
+    Ok(())
+}
+
+/// Cancellation is best effort: a job that ended meanwhile is fine, and a failure is logged
+/// (polling then still sees the job and the stop deadline bounds the wait).
+async fn cancel(id: &str) {
+    if let Err(e) = ctl::scancel(id).await {
+        tracing::warn!("cannot cancel Slurm job {id}: {e}");
+    }
+}
+
+fn read_exit(job_dir: &Path) -> Option<i32> {
+    std::fs::read_to_string(job_dir.join(script::EXIT_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
