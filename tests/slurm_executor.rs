@@ -1,0 +1,454 @@
+//! The Slurm executor against a real single-node cluster (slurmctld + slurmd + munge from
+//! Debian's packages, brought up by scripts/slurm-up): a pipeline gives the same database rows
+//! as the local executor; a job cancelled from outside is recorded as cancelled and retried;
+//! an orchestrator killed while its jobs are queued is followed by a run that re-attaches and
+//! submits nothing twice; the pre-flight checks refuse what cannot work.
+
+mod common;
+use common::{repo, text, Env};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Brings the cluster up once per test binary. `false` (with a loud message) only when the
+/// packages are missing and cannot be installed here (no apt-get, or neither root nor sudo).
+fn cluster() -> bool {
+    static UP: OnceLock<bool> = OnceLock::new();
+    *UP.get_or_init(|| {
+        let out = Command::new(repo().join("scripts/slurm-up"))
+            .output()
+            .expect("run scripts/slurm-up");
+        if out.status.success() {
+            return true;
+        }
+        let installed = which("sbatch").is_some() && which("slurmctld").is_some();
+        let root = unsafe { libc::geteuid() } == 0;
+        let can_install = which("apt-get").is_some() && (root || which("sudo").is_some());
+        if !installed && !can_install {
+            eprintln!(
+                "\n\n!!!!!!!! SKIPPING the Slurm executor tests: Slurm is not installed and \
+                 cannot be installed here (apt-get: {}, root: {root}).\n{}\n\n",
+                which("apt-get").is_some(),
+                text(&out)
+            );
+            return false;
+        }
+        panic!("scripts/slurm-up failed:\n{}", text(&out));
+    })
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| p.is_file())
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool, secs: u64) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// A directory with an `sbatch` that logs each call before running the real one, so a test
+/// can count submissions.
+fn sbatch_wrapper(env: &Env) -> (PathBuf, PathBuf) {
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = env.path().join("sbatch.calls");
+    let real = which("sbatch").expect("sbatch on PATH");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+        calls.display(),
+        real.display()
+    );
+    let w = bin.join("sbatch");
+    std::fs::write(&w, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, calls)
+}
+
+fn path_with(dir: &Path) -> String {
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// `run` on Slurm, with the test's temporary home asserted shared (single-node cluster).
+fn slurm_args<'a>(env: &'a Env, pipeline: &'a str) -> Vec<String> {
+    vec![
+        "run".into(),
+        pipeline.into(),
+        "--quiet".into(),
+        "--executor".into(),
+        "slurm".into(),
+        "--slurm-shared-paths".into(),
+        env.path().display().to_string(),
+        "--slurm-poll-max".into(),
+        "1".into(),
+        "--retry-delay".into(),
+        "0.2".into(),
+    ]
+}
+
+fn hostname_s() -> String {
+    let out = Command::new("hostname").arg("-s").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+const PARITY: &str = r#"
+name: slurm-parity
+stages:
+  train:
+    kind: command
+    matrix: { i: [1, 2, 3] }
+    resources: { gpus: 1 }
+    params:
+      run: "echo \"[$CUDA_VISIBLE_DEVICES] $SLURM_JOB_ID\" > $DDMD_JOB_DIR/seen; python3 -c 'import ddmd_events as e\nfor s in range(12):\n    e.metric(\"loss\", 1.0/(s+1), s)\ne.flush()'"
+  broken:
+    kind: command
+    params: { run: "echo \"[$CUDA_VISIBLE_DEVICES] $SLURM_JOB_ID\" > $DDMD_JOB_DIR/seen; echo boom >&2; exit 3" }
+  after:
+    kind: command
+    needs: [broken]
+    params: { run: "echo never" }
+  report:
+    kind: report
+    needs: [train]
+    params: { title: "parity" }
+"#;
+
+/// One row per run, with what must not depend on the executor.
+const ROWS: &str = "select r.job_name, r.stage, r.kind, r.status, r.attempt, \
+    coalesce(r.exit_code, ''), (select count(*) from metrics m where m.run_id = r.id), \
+    (select count(distinct m.step) from metrics m where m.run_id = r.id), \
+    (select count(*) from artifacts a where a.run_id = r.id) \
+    from runs r order by r.job_name";
+
+#[test]
+fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
+    if !cluster() {
+        return;
+    }
+    let local = Env::new();
+    let p = local.pipeline("p.yaml", PARITY);
+    let out = local.run(&["run", p.to_str().unwrap(), "--quiet", "--fake-gpus", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let local_rows = local.sql(ROWS);
+
+    let env = Env::new();
+    let p = env.pipeline("p.yaml", PARITY);
+    let out = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let slurm_rows = env.sql(ROWS);
+    assert_eq!(slurm_rows, local_rows);
+    // The rows say what we expect, not merely the same thing twice.
+    let statuses: Vec<(String, String)> = slurm_rows
+        .iter()
+        .map(|r| (r[0].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("after", "skipped"),
+            ("broken", "failed"),
+            ("report", "succeeded"),
+            ("train[i=1]", "succeeded"),
+            ("train[i=2]", "succeeded"),
+            ("train[i=3]", "succeeded"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(slurm_rows.iter().filter(|r| r[1] == "train").all(|r| r[6] == "12"));
+    assert_eq!(env.scalar("select executor from invocations"), "slurm");
+
+    // Every executed run names its Slurm job and node; the job saw Slurm's GPU and id.
+    let node = hostname_s();
+    let ran = env.sql(
+        "select id, job_name, executor_id, node, job_dir, error from runs \
+         where status in ('succeeded', 'failed') order by id",
+    );
+    assert_eq!(ran.len(), 5, "{ran:?}");
+    for r in &ran {
+        assert!(!r[2].is_empty() && r[2].chars().all(|c| c.is_ascii_digit()), "{r:?}");
+        assert_eq!(r[3], node, "{r:?}");
+        if r[1] == "report" {
+            continue;
+        }
+        let seen = std::fs::read_to_string(Path::new(&r[4]).join("seen")).unwrap();
+        let gpu = if r[1] == "broken" { "[]" } else { "[0]" };
+        assert!(
+            seen.trim() == format!("{gpu} {}", r[2]) || (gpu == "[0]" && seen.trim() == format!("[1] {}", r[2])),
+            "{r:?}: {seen}"
+        );
+        if r[1] == "broken" {
+            assert!(r[5].contains("exited with code 3"), "{r:?}");
+            assert!(r[5].contains("boom"), "the log tail is in the error: {r:?}");
+        }
+    }
+    let report = env.scalar("select artifact_dir from runs where job_name = 'report'");
+    assert!(Path::new(&report).join("report/index.html").exists(), "{report}");
+}
+
+#[test]
+fn a_job_cancelled_from_outside_is_recorded_cancelled_and_retried() {
+    if !cluster() {
+        return;
+    }
+    let env = Env::new();
+    let p = env.pipeline(
+        "c.yaml",
+        r#"
+name: slurm-scancel
+stages:
+  nap:
+    kind: command
+    retries: 1
+    params: { run: "if [ \"$DDMD_ATTEMPT\" = 1 ]; then sleep 120; fi; echo rested" }
+"#,
+    );
+    let child = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut id = String::new();
+    assert!(
+        wait_for(
+            || {
+                if !env.db().exists() {
+                    return false;
+                }
+                let rows = env.sql("select executor_id from runs where status = 'running'");
+                match rows.first() {
+                    Some(r) if !r[0].is_empty() => {
+                        id = r[0].clone();
+                        true
+                    }
+                    _ => false,
+                }
+            },
+            60
+        ),
+        "the job did not start running in Slurm"
+    );
+    let st = Command::new("scancel").arg(&id).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows = env.sql("select attempt, status, executor_id, error from runs order by id");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0][0].as_str(), rows[0][1].as_str()), ("1", "cancelled"));
+    assert_eq!(rows[0][2], id);
+    assert!(rows[0][3].contains("cancelled outside ddmd-pipe"), "{rows:?}");
+    assert_eq!((rows[1][0].as_str(), rows[1][1].as_str()), ("2", "succeeded"));
+    assert_ne!(rows[1][2], id, "the retry is a new Slurm job");
+}
+
+#[test]
+fn an_orchestrator_killed_while_jobs_are_queued_is_followed_without_resubmitting() {
+    if !cluster() {
+        return;
+    }
+    let env = Env::new();
+    let (bin, calls) = sbatch_wrapper(&env);
+    let p = env.pipeline(
+        "k.yaml",
+        r#"
+name: slurm-reattach
+stages:
+  work:
+    kind: command
+    matrix: { i: [1, 2, 3] }
+    params:
+      run: "python3 -c 'import ddmd_events as e\nfor s in range(7):\n    e.metric(\"m\", s, s)\ne.flush()'"
+"#,
+    );
+    // First orchestrator: its jobs are held in the queue (--hold), then it is SIGKILLed.
+    let mut args = slurm_args(&env, p.to_str().unwrap());
+    args.push("--slurm-extra=--hold".into());
+    let mut child = env
+        .cmd()
+        .args(&args)
+        .env("PATH", path_with(&bin))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ids: Vec<String> = Vec::new();
+    assert!(
+        wait_for(
+            || {
+                if !env.db().exists() {
+                    return false;
+                }
+                ids = env
+                    .sql("select executor_id from runs where executor_id is not null order by id")
+                    .into_iter()
+                    .map(|r| r[0].clone())
+                    .collect();
+                ids.len() == 3
+            },
+            60
+        ),
+        "three jobs were not submitted: {ids:?}"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    for id in &ids {
+        let out = Command::new("squeue")
+            .args(["-h", "-o", "%T", "-j", id])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PENDING", "job {id}");
+    }
+
+    // Second orchestrator: re-attaches; the jobs are released once it follows them.
+    let child = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .env("PATH", path_with(&bin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(
+            || env.scalar("select count(*) from invocations") == "2",
+            30
+        ),
+        "the second run did not start"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let st = Command::new("scontrol")
+        .arg("release")
+        .arg(ids.join(","))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("re-attached to Slurm job"),
+        "{}",
+        text(&out)
+    );
+
+    let submitted = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(submitted.lines().count(), 3, "sbatch calls:\n{submitted}");
+    let rows = env.sql(
+        "select job_name, status, executor_id, attempt, \
+         (select count(*) from metrics m where m.run_id = r.id) from runs r order by job_name",
+    );
+    assert_eq!(rows.len(), 3, "one run per job, none twice: {rows:?}");
+    for r in &rows {
+        assert_eq!(r[1], "succeeded", "{r:?}");
+        assert_eq!(r[3], "1", "{r:?}");
+        assert_eq!(r[4], "7", "{r:?}");
+    }
+    let mut got: Vec<String> = rows.iter().map(|r| r[2].clone()).collect();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_stage_timeout_cancels_the_slurm_job() {
+    if !cluster() {
+        return;
+    }
+    let env = Env::new();
+    let p = env.pipeline(
+        "t.yaml",
+        r#"
+name: slurm-timeout
+stages:
+  slow:
+    kind: command
+    timeout: 2s
+    params: { run: "sleep 120" }
+"#,
+    );
+    let out = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &env.sql("select status, error, executor_id from runs")[0];
+    assert_eq!(r[0], "failed");
+    assert!(r[1].contains("timed out after 2.0s"), "{r:?}");
+    let id = r[2].clone();
+    assert!(
+        wait_for(
+            || {
+                let o = Command::new("squeue").args(["-h", "-j", &id, "-t", "PD,R"]).output().unwrap();
+                String::from_utf8_lossy(&o.stdout).trim().is_empty()
+            },
+            30
+        ),
+        "Slurm job {id} still runs"
+    );
+}
+
+#[test]
+fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
+    let env = Env::new();
+    let p = env.pipeline(
+        "x.yaml",
+        "name: slurm-preflight\nstages:\n  a:\n    kind: command\n    params: { run: \"true\" }\n",
+    );
+    let empty = env.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = env
+        .cmd()
+        .args(["run", p.to_str().unwrap(), "--executor", "slurm"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs `sbatch` on PATH"), "{err}");
+    assert!(!env.db().exists(), "nothing is recorded before the checks pass");
+
+    if !cluster() {
+        return;
+    }
+    // The temporary home is under /tmp: refused unless asserted shared.
+    let out = env.run(&["run", p.to_str().unwrap(), "--executor", "slurm"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("probably not visible to the Slurm nodes"), "{err}");
+    let out = env.run(&[
+        "run",
+        p.to_str().unwrap(),
+        "--executor",
+        "slurm",
+        "--slurm-shared-paths",
+        "/nfs/a,/nfs/b",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nfs/a, /nfs/b"));
+    assert!(!env.db().exists());
+    // The pipeline's `executor:` section selects Slurm too.
+    let p2 = env.pipeline(
+        "y.yaml",
+        "name: slurm-preflight\nexecutor: { kind: slurm }\nstages:\n  a:\n    kind: command\n    params: { run: \"true\" }\n",
+    );
+    let out = env.run(&["run", p2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = env.run(&["run", p2.to_str().unwrap(), "--executor", "local", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
