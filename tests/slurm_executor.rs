@@ -76,7 +76,11 @@ fn sbatch_wrapper(env: &Env) -> (PathBuf, PathBuf) {
 }
 
 fn path_with(dir: &Path) -> String {
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 /// `run` on Slurm, with the test's temporary home asserted shared (single-node cluster).
@@ -168,7 +172,10 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    assert!(slurm_rows.iter().filter(|r| r[1] == "train").all(|r| r[6] == "12"));
+    assert!(slurm_rows
+        .iter()
+        .filter(|r| r[1] == "train")
+        .all(|r| r[6] == "12"));
     assert_eq!(env.scalar("select executor from invocations"), "slurm");
 
     // Every executed run names its Slurm job and node; the job saw Slurm's GPU and id.
@@ -179,7 +186,10 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
     );
     assert_eq!(ran.len(), 5, "{ran:?}");
     for r in &ran {
-        assert!(!r[2].is_empty() && r[2].chars().all(|c| c.is_ascii_digit()), "{r:?}");
+        assert!(
+            !r[2].is_empty() && r[2].chars().all(|c| c.is_ascii_digit()),
+            "{r:?}"
+        );
         assert_eq!(r[3], node, "{r:?}");
         if r[1] == "report" {
             continue;
@@ -187,7 +197,8 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
         let seen = std::fs::read_to_string(Path::new(&r[4]).join("seen")).unwrap();
         let gpu = if r[1] == "broken" { "[]" } else { "[0]" };
         assert!(
-            seen.trim() == format!("{gpu} {}", r[2]) || (gpu == "[0]" && seen.trim() == format!("[1] {}", r[2])),
+            seen.trim() == format!("{gpu} {}", r[2])
+                || (gpu == "[0]" && seen.trim() == format!("[1] {}", r[2])),
             "{r:?}: {seen}"
         );
         if r[1] == "broken" {
@@ -196,7 +207,10 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
         }
     }
     let report = env.scalar("select artifact_dir from runs where job_name = 'report'");
-    assert!(Path::new(&report).join("report/index.html").exists(), "{report}");
+    assert!(
+        Path::new(&report).join("report/index.html").exists(),
+        "{report}"
+    );
 }
 
 #[test]
@@ -249,10 +263,19 @@ stages:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rows = env.sql("select attempt, status, executor_id, error from runs order by id");
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!((rows[0][0].as_str(), rows[0][1].as_str()), ("1", "cancelled"));
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("1", "cancelled")
+    );
     assert_eq!(rows[0][2], id);
-    assert!(rows[0][3].contains("cancelled outside ddmd-pipe"), "{rows:?}");
-    assert_eq!((rows[1][0].as_str(), rows[1][1].as_str()), ("2", "succeeded"));
+    assert!(
+        rows[0][3].contains("cancelled outside ddmd-pipe"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        (rows[1][0].as_str(), rows[1][1].as_str()),
+        ("2", "succeeded")
+    );
     assert_ne!(rows[1][2], id, "the retry is a new Slurm job");
 }
 
@@ -311,7 +334,11 @@ stages:
             .args(["-h", "-o", "%T", "-j", id])
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PENDING", "job {id}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "PENDING",
+            "job {id}"
+        );
     }
 
     // Second orchestrator: re-attaches; the jobs are released once it follows them.
@@ -324,10 +351,7 @@ stages:
         .spawn()
         .unwrap();
     assert!(
-        wait_for(
-            || env.scalar("select count(*) from invocations") == "2",
-            30
-        ),
+        wait_for(|| env.scalar("select count(*) from invocations") == "2", 30),
         "the second run did not start"
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -394,7 +418,10 @@ stages:
     assert!(
         wait_for(
             || {
-                let o = Command::new("squeue").args(["-h", "-j", &id, "-t", "PD,R"]).output().unwrap();
+                let o = Command::new("squeue")
+                    .args(["-h", "-j", &id, "-t", "PD,R"])
+                    .output()
+                    .unwrap();
                 String::from_utf8_lossy(&o.stdout).trim().is_empty()
             },
             30
@@ -421,7 +448,10 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs `sbatch` on PATH"), "{err}");
-    assert!(!env.db().exists(), "nothing is recorded before the checks pass");
+    assert!(
+        !env.db().exists(),
+        "nothing is recorded before the checks pass"
+    );
 
     if !cluster() {
         return;
@@ -430,7 +460,10 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
     let out = env.run(&["run", p.to_str().unwrap(), "--executor", "slurm"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("probably not visible to the Slurm nodes"), "{err}");
+    assert!(
+        err.contains("probably not visible to the Slurm nodes"),
+        "{err}"
+    );
     let out = env.run(&[
         "run",
         p.to_str().unwrap(),
@@ -449,6 +482,12 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
     );
     let out = env.run(&["run", p2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = env.run(&["run", p2.to_str().unwrap(), "--executor", "local", "--quiet"]);
+    let out = env.run(&[
+        "run",
+        p2.to_str().unwrap(),
+        "--executor",
+        "local",
+        "--quiet",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

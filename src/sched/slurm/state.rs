@@ -111,9 +111,12 @@ mod tests {
         }
     }
 
+    /// Slurm state, ExitCode, expected end (`None`: not ended), words the outcome must hold.
+    type Case = (&'static str, (i32, i32), Option<Ended>, &'static str);
+
     #[test]
     fn states_map_to_phases() {
-        let table: &[(&str, (i32, i32), Option<Ended>, &str)] = &[
+        let table: &[Case] = &[
             ("PENDING", (0, 0), None, "queued"),
             ("REQUEUED", (0, 0), None, "queued"),
             ("RUNNING", (0, 0), None, "running"),
