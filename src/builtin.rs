@@ -6,6 +6,15 @@ use ddmd_core::{EventSink, JobFile, StageKind};
 
 /// Runs a built-in stage in the worker process.
 pub fn run_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
+    // libtorch would start one thread per core in every job; jobs sharing a machine would
+    // then fight for cores. Use the CPU slots the scheduler granted.
+    #[cfg(feature = "science")]
+    if let Some(n) = std::env::var("DDMD_CPUS").ok().and_then(|v| v.parse::<i32>().ok()) {
+        if n > 0 {
+            tch::set_num_threads(n);
+            tch::set_num_interop_threads(1);
+        }
+    }
     match job.kind {
         #[cfg(feature = "science")]
         StageKind::Teacher => ddmd_science::run_teacher_stage(job, sink),

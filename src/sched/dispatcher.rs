@@ -296,6 +296,7 @@ impl<'a> Dispatcher<'a> {
             progress: self.progress.clone(),
             ix,
             stop: self.stop_tx.subscribe(),
+            cpus: grant.cpus,
             extra_env: {
                 let mut env = self.opts.env.clone();
                 env.push(("DDMD_ATTEMPT".into(), self.attempts[ix].to_string()));

@@ -63,6 +63,8 @@ pub struct Attempt {
     pub extra_env: Vec<(String, String)>,
     /// Run as a Slurm job instead of a local process (see `slurm::attempt`).
     pub slurm: Option<super::slurm::SlurmJob>,
+    /// CPU slots granted: the worker sizes its thread pools to this.
+    pub cpus: u32,
 }
 
 /// Synthetic events that report malformed lines get sequence numbers far above any real one,
@@ -112,8 +114,9 @@ impl Attempt {
             ("DDMD_JOB".into(), jf.job.to_string()),
             ("DDMD_HOME".into(), jf.home.display().to_string()),
         ];
+        env.push(("DDMD_CPUS".into(), self.cpus.to_string()));
         env.extend(self.extra_env.iter().cloned());
-        let exe = std::env::current_exe()?;
+        let exe = worker_exe()?;
         let program = match &self.command {
             Some(c) => Program::Shell { command: c },
             None => Program::Worker {
@@ -303,5 +306,17 @@ pub fn upstream_entry(home: &Home, job: &crate::plan::Job) -> UpstreamJob {
         point: job.point.clone(),
         params: job.params.clone(),
         artifact_dir: home.artifact_dir(&job.cache_key),
+    }
+}
+
+/// The binary workers run: this very one. When it was replaced on disk while the pipeline
+/// runs (a rebuild), `/proc/self/exe` still reaches the running version, so workers never mix
+/// versions with their orchestrator.
+fn worker_exe() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.exists() {
+        Ok(exe)
+    } else {
+        Ok(PathBuf::from("/proc/self/exe"))
     }
 }
