@@ -9,7 +9,10 @@ pub fn run_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     // libtorch would start one thread per core in every job; jobs sharing a machine would
     // then fight for cores. Use the CPU slots the scheduler granted.
     #[cfg(feature = "science")]
-    if let Some(n) = std::env::var("DDMD_CPUS").ok().and_then(|v| v.parse::<i32>().ok()) {
+    if let Some(n) = std::env::var("DDMD_CPUS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
         if n > 0 {
             tch::set_num_threads(n);
             tch::set_num_interop_threads(1);
@@ -52,10 +55,14 @@ pub fn cuda_device_count() -> u32 {
 }
 
 /// Checks the parameters of a report stage before anything runs.
-pub fn check_report_params(params: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+pub fn check_report_params(
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
     #[cfg(feature = "reports")]
     {
-        ddmd_report::parse_report_params(params).map(|_| ()).map_err(|e| e.to_string())
+        ddmd_report::parse_report_params(params)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
     #[cfg(not(feature = "reports"))]
     {

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "ddmd-pipe", version, about = "Pipelines of Decoupled-DMD distillation runs: YAML -> GPU-aware scheduler -> SQLite -> HTML reports")]
+#[command(
+    name = "ddmd-pipe",
+    version,
+    about = "Pipelines of Decoupled-DMD distillation runs: YAML -> GPU-aware scheduler -> SQLite -> HTML reports"
+)]
 pub struct Cli {
     /// Home folder: run database, artifacts, job folders.
     #[arg(long, global = true, env = "DDMD_HOME", default_value = ".ddmd")]
@@ -130,7 +134,12 @@ pub struct ExecutorArgs {
     pub slurm_mem: Option<String>,
     /// Paths the Slurm nodes see (comma list); the home must be under one of them. Default:
     /// refuse homes on node-local paths (tmpfs, /tmp, /var/tmp, /dev/shm, /run).
-    #[arg(long, value_delimiter = ',', value_name = "PATHS", env = "DDMD_SLURM_SHARED_PATHS")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "PATHS",
+        env = "DDMD_SLURM_SHARED_PATHS"
+    )]
     pub slurm_shared_paths: Option<Vec<PathBuf>>,
     /// Longest wait in seconds between two polls of a Slurm job's state.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]

@@ -45,7 +45,9 @@ impl Home {
     }
 
     pub fn partial_dir(&self, key: &CacheKey) -> PathBuf {
-        self.root.join("artifacts").join(format!("{}.partial", key.0))
+        self.root
+            .join("artifacts")
+            .join(format!("{}.partial", key.0))
     }
 
     pub fn job_dir(&self, run: RunId) -> PathBuf {

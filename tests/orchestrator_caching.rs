@@ -47,18 +47,26 @@ fn second_run_is_cached_and_a_change_reruns_downstream_only() {
     );
     // Every metric of both train jobs, exactly once.
     assert_eq!(
-        env.scalar("select count(*) from metrics m join runs r on r.id=m.run_id where r.stage='train'"),
+        env.scalar(
+            "select count(*) from metrics m join runs r on r.id=m.run_id where r.stage='train'"
+        ),
         "10"
     );
     let names = env.sql("select job_name from runs where stage='train' order by job_name");
     assert_eq!(
         names,
-        vec![vec!["train[lr=0.01]".to_string()], vec!["train[lr=0.1]".to_string()]]
+        vec![
+            vec!["train[lr=0.01]".to_string()],
+            vec!["train[lr=0.1]".to_string()]
+        ]
     );
     let evals = env.sql("select job_name from runs where stage='evaluate' order by job_name");
     assert_eq!(
         evals,
-        vec![vec!["evaluate[lr=0.01]".to_string()], vec!["evaluate[lr=0.1]".to_string()]]
+        vec![
+            vec!["evaluate[lr=0.01]".to_string()],
+            vec!["evaluate[lr=0.1]".to_string()]
+        ]
     );
 
     // Second run: nothing executes.
@@ -86,9 +94,8 @@ fn second_run_is_cached_and_a_change_reruns_downstream_only() {
     assert!(s.contains("6 jobs: 5 to run, 1 cached"), "{s}");
     let out = env.run(&["run", p, "--quiet", "--set", "train.steps=3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let rows = env.sql(
-        "select stage, status from runs where invocation_id=3 order by stage, job_name",
-    );
+    let rows =
+        env.sql("select stage, status from runs where invocation_id=3 order by stage, job_name");
     let got: Vec<String> = rows.iter().map(|r| format!("{}:{}", r[0], r[1])).collect();
     assert_eq!(
         got,
@@ -122,11 +129,31 @@ stages:
     params: { run: "echo done" }
 "#,
     );
-    let out = env.run(&["plan", p.to_str().unwrap(), "--set", "lr=0.1,0.01,0.001", "--format", "json"]);
+    let out = env.run(&[
+        "plan",
+        p.to_str().unwrap(),
+        "--set",
+        "lr=0.1,0.01,0.001",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let jobs: Vec<&str> = v.as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
-    assert_eq!(jobs, vec!["train[lr=0.1]", "train[lr=0.01]", "train[lr=0.001]", "report"]);
+    let jobs: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        jobs,
+        vec![
+            "train[lr=0.1]",
+            "train[lr=0.01]",
+            "train[lr=0.001]",
+            "report"
+        ]
+    );
     assert_eq!(v[3]["needs"].as_array().unwrap().len(), 3);
     assert!(!env.db().exists(), "plan must not create the database");
 }

@@ -24,14 +24,26 @@ stages:
         log = log.display()
     );
     let p = env.pipeline("g.yaml", &pipe);
-    let out = env.run(&["run", p.to_str().unwrap(), "--fake-gpus", "4", "--jobs", "12", "--quiet"]);
+    let out = env.run(&[
+        "run",
+        p.to_str().unwrap(),
+        "--fake-gpus",
+        "4",
+        "--jobs",
+        "12",
+        "--quiet",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let lines = std::fs::read_to_string(&log).unwrap();
     let mut iv: Vec<(String, f64, f64)> = lines
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f[1].to_string(), f[2].parse().unwrap(), f[3].parse().unwrap())
+            (
+                f[1].to_string(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
         })
         .collect();
     assert_eq!(iv.len(), 12);
@@ -51,7 +63,10 @@ stages:
     // first four jobs started before any job ended.
     iv.sort_by(|x, y| x.1.total_cmp(&y.1));
     let first_end = iv.iter().map(|x| x.2).fold(f64::INFINITY, f64::min);
-    assert!(iv[3].1 < first_end, "the 4th job started only after one ended: {iv:?}");
+    assert!(
+        iv[3].1 < first_end,
+        "the 4th job started only after one ended: {iv:?}"
+    );
     // Devices recorded with the runs match.
     let devs = env.sql("select distinct devices from runs where stage='work' order by 1");
     assert_eq!(devs.len(), 4, "{devs:?}");
@@ -74,7 +89,13 @@ stages:
         c = counter.display()
     );
     let p = env.pipeline("r.yaml", &pipe);
-    let out = env.run(&["run", p.to_str().unwrap(), "--quiet", "--retry-delay", "0.1"]);
+    let out = env.run(&[
+        "run",
+        p.to_str().unwrap(),
+        "--quiet",
+        "--retry-delay",
+        "0.1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rows = env.sql("select attempt, status from runs order by id");
     let got: Vec<String> = rows.iter().map(|r| format!("{}:{}", r[0], r[1])).collect();
@@ -104,7 +125,10 @@ fn keep_going_skips_dependants_and_finishes_the_rest() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let rows = env.sql("select stage, status from runs order by stage");
     let got: Vec<String> = rows.iter().map(|r| format!("{}:{}", r[0], r[1])).collect();
-    assert_eq!(got, vec!["after_bad:skipped", "bad:failed", "slow:succeeded"]);
+    assert_eq!(
+        got,
+        vec!["after_bad:skipped", "bad:failed", "slow:succeeded"]
+    );
     let err = env.scalar("select error from runs where stage='bad'");
     assert!(err.contains("exited with code 7"), "{err}");
     assert!(err.contains("broken"), "log tail in the error: {err}");
@@ -115,9 +139,19 @@ fn fail_fast_stops_the_others() {
     let env = Env::new();
     let p = env.pipeline("f.yaml", FAILING);
     let t = Instant::now();
-    let out = env.run(&["run", p.to_str().unwrap(), "--quiet", "--fail-fast", "--grace", "0.5"]);
+    let out = env.run(&[
+        "run",
+        p.to_str().unwrap(),
+        "--quiet",
+        "--fail-fast",
+        "--grace",
+        "0.5",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(t.elapsed() < Duration::from_secs(2), "fail-fast waited for the slow job");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "fail-fast waited for the slow job"
+    );
     let slow = env.scalar("select status from runs where stage='slow'");
     assert!(slow == "cancelled" || slow.is_empty(), "slow: {slow}");
 }
@@ -145,5 +179,8 @@ stages:
     assert!(t.elapsed() < Duration::from_secs(10));
     let err = env.scalar("select error from runs where stage='hang'");
     assert!(err.contains("timed out after 1.0s"), "{err}");
-    assert_eq!(env.scalar("select status from runs where stage='other'"), "succeeded");
+    assert_eq!(
+        env.scalar("select status from runs where stage='other'"),
+        "succeeded"
+    );
 }

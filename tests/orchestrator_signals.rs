@@ -45,25 +45,50 @@ stages:
     let p = env.pipeline("s.yaml", &pipe);
     let mut child = env
         .cmd()
-        .args(["run", p.to_str().unwrap(), "--quiet", "--jobs", "2", "--grace", "1"])
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--quiet",
+            "--jobs",
+            "2",
+            "--grace",
+            "1",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     assert!(
-        wait_for(|| pids.join("1.child").exists() && pids.join("2.child").exists(), 20),
+        wait_for(
+            || pids.join("1.child").exists() && pids.join("2.child").exists(),
+            20
+        ),
         "jobs did not start"
     );
-    let read = |f: &str| -> i32 { std::fs::read_to_string(pids.join(f)).unwrap().trim().parse().unwrap() };
+    let read = |f: &str| -> i32 {
+        std::fs::read_to_string(pids.join(f))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
     let job_pids = [read("1.child"), read("2.child"), read("1.sh"), read("2.sh")];
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     for pid in job_pids {
-        assert!(wait_for(|| !pid_alive(pid), 3), "process {pid} outlived the run");
+        assert!(
+            wait_for(|| !pid_alive(pid), 3),
+            "process {pid} outlived the run"
+        );
     }
     let rows = env.sql("select status, count(*) from runs group by 1 order by 1");
-    assert_eq!(rows, vec![vec!["cancelled".to_string(), "2".to_string()]], "{}", text(&out));
+    assert_eq!(
+        rows,
+        vec![vec!["cancelled".to_string(), "2".to_string()]],
+        "{}",
+        text(&out)
+    );
 
     // The next run does the rest.
     let out = env.run(&["run", p.to_str().unwrap(), "--quiet", "--set", "nap=0"]);
@@ -105,9 +130,8 @@ stages:
     let out = env.run(&["run", p.to_str().unwrap(), "--quiet", "--jobs", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Every job succeeded exactly once; each succeeded run has its 40 points once.
-    let rows = env.sql(
-        "select job_name, count(*) from runs where status='succeeded' group by 1 order by 1",
-    );
+    let rows = env
+        .sql("select job_name, count(*) from runs where status='succeeded' group by 1 order by 1");
     assert_eq!(rows.len(), 4, "{rows:?}");
     assert!(rows.iter().all(|r| r[1] == "1"), "{rows:?}");
     let counts = env.sql(

@@ -23,7 +23,10 @@ pub fn validate(args: &SpecArgs, home: &Home) -> anyhow::Result<i32> {
 }
 
 pub fn schema() -> anyhow::Result<i32> {
-    println!("{}", serde_json::to_string_pretty(&ddmd_spec::json_schema())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&ddmd_spec::json_schema())?
+    );
     Ok(0)
 }
 
@@ -94,7 +97,10 @@ pub fn format_plan(plan: &Plan, decisions: &[Decision]) -> String {
         .max()
         .unwrap_or(3)
         .max(3);
-    let mut out = format!("{:<w$}  {:<8}  {:>4}  {:<12}  DECISION\n", "JOB", "KIND", "GPUS", "KEY");
+    let mut out = format!(
+        "{:<w$}  {:<8}  {:>4}  {:<12}  DECISION\n",
+        "JOB", "KIND", "GPUS", "KEY"
+    );
     let mut runs = 0;
     for (j, d) in plan.jobs.iter().zip(decisions) {
         let (what, why) = match d {

@@ -7,9 +7,9 @@ use crate::cli::RunArgs;
 use crate::error::{bad, EXIT_FAILED, EXIT_INTERRUPTED};
 use crate::home::Home;
 use crate::plan::status::{decide, History};
+use crate::sched::executor::Executor;
 use crate::sched::pool::discover_gpus;
 use crate::sched::recover::{hostname, recover_stale};
-use crate::sched::executor::Executor;
 use crate::sched::slurm;
 use crate::sched::{Dispatcher, Invocation, RunOptions};
 use ddmd_store::Store;
@@ -50,7 +50,12 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let _lock = home.lock_pipeline(&spec.name).map_err(bad)?;
     let store = Arc::new(Store::open(&home.db()).await?);
     let pipeline_id = store
-        .upsert_pipeline(&spec.name, &spec.text, &spec.hash, &spec.file.display().to_string())
+        .upsert_pipeline(
+            &spec.name,
+            &spec.text,
+            &spec.hash,
+            &spec.file.display().to_string(),
+        )
         .await?;
     // Slurm jobs a crashed orchestrator left are followed again, not closed and resubmitted.
     let attachable = if slurm {
@@ -87,7 +92,9 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     if !args.quiet {
         eprint!("{}", format_plan(&plan, &decisions));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
     let opts = RunOptions {
         gpus: gpus.clone(),
         cpu_slots: args
@@ -113,8 +120,15 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         } else {
             format!(
                 "GPUs {}{}",
-                gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
-                if args.fake_gpus.is_some() { " (fake)" } else { "" }
+                gpus.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                if args.fake_gpus.is_some() {
+                    " (fake)"
+                } else {
+                    ""
+                }
             )
         },
         opts.cpu_slots,

@@ -4,7 +4,9 @@ use crate::cli::{ListArgs, QueryArgs, QueryFormat};
 use crate::error::bad;
 use crate::home::Home;
 use ddmd_core::RunId;
-use ddmd_store::{format_query, format_run_detail, format_runs_table, OutputFormat, ReadStore, RunFilter};
+use ddmd_store::{
+    format_query, format_run_detail, format_runs_table, OutputFormat, ReadStore, RunFilter,
+};
 
 async fn open(home: &Home) -> anyhow::Result<ReadStore> {
     let db = home.db();

@@ -86,8 +86,14 @@ mod tests {
 
     #[test]
     fn key_ignores_map_and_upstream_order() {
-        let a = key(serde_json::json!({"a": 1, "b": {"x": 1, "y": 2}}), vec!["k1", "k2"]);
-        let b = key(serde_json::json!({"b": {"y": 2, "x": 1}, "a": 1}), vec!["k2", "k1"]);
+        let a = key(
+            serde_json::json!({"a": 1, "b": {"x": 1, "y": 2}}),
+            vec!["k1", "k2"],
+        );
+        let b = key(
+            serde_json::json!({"b": {"y": 2, "x": 1}, "a": 1}),
+            vec!["k2", "k1"],
+        );
         assert_eq!(a, b);
     }
 

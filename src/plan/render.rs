@@ -20,7 +20,11 @@ pub fn render_command(
 ) -> Result<String, SpecError> {
     let path = format!("stages.{stage}.params.run");
     let Some(template) = params.get("run").and_then(Value::as_str) else {
-        return Err(located(spec, &format!("stages.{stage}.params"), "a command stage needs `run: <shell command>` in its params".into()));
+        return Err(located(
+            spec,
+            &format!("stages.{stage}.params"),
+            "a command stage needs `run: <shell command>` in its params".into(),
+        ));
     };
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -54,8 +58,13 @@ pub fn render_command(
     }
     ctx.insert("needs".into(), Value::Object(upstream));
 
-    env.render_str(template, Value::Object(ctx))
-        .map_err(|e| located(spec, &path, format!("cannot render the command: {}", describe(&e))))
+    env.render_str(template, Value::Object(ctx)).map_err(|e| {
+        located(
+            spec,
+            &path,
+            format!("cannot render the command: {}", describe(&e)),
+        )
+    })
 }
 
 fn describe(e: &minijinja::Error) -> String {
@@ -72,6 +81,9 @@ fn describe(e: &minijinja::Error) -> String {
 
 /// Single-quotes a value for POSIX sh.
 fn shquote(v: minijinja::Value) -> String {
-    let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let s = v
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
     format!("'{}'", s.replace('\'', "'\\''"))
 }

@@ -93,7 +93,11 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
 
                 let mut inputs = Vec::new();
                 for (i, p) in stage.inputs.iter().enumerate() {
-                    let full = if p.is_absolute() { p.clone() } else { base_dir.join(p) };
+                    let full = if p.is_absolute() {
+                        p.clone()
+                    } else {
+                        base_dir.join(p)
+                    };
                     match hash_file(&full) {
                         Ok(h) => inputs.push((p.display().to_string(), h)),
                         Err(e) => errors.push(located(

@@ -100,7 +100,13 @@ pub struct Dispatcher<'a> {
 }
 
 impl<'a> Dispatcher<'a> {
-    pub fn new(plan: &'a Plan, store: Arc<Store>, home: Home, inv: Invocation, opts: RunOptions) -> Self {
+    pub fn new(
+        plan: &'a Plan,
+        store: Arc<Store>,
+        home: Home,
+        inv: Invocation,
+        opts: RunOptions,
+    ) -> Self {
         let n = plan.jobs.len();
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_tx, _) = watch::channel(Stop::Running);
@@ -168,9 +174,8 @@ impl<'a> Dispatcher<'a> {
     fn interrupt(&mut self, count: u32) {
         self.stopping = true;
         if count == 1 {
-            self.progress.println(
-                "interrupted: stopping running jobs (Ctrl-C again to kill them at once)",
-            );
+            self.progress
+                .println("interrupted: stopping running jobs (Ctrl-C again to kill them at once)");
             let _ = self.stop_tx.send(Stop::Graceful);
         } else {
             self.progress.println("killing running jobs");
@@ -231,7 +236,10 @@ impl<'a> Dispatcher<'a> {
                 if self.opts.require_gpu {
                     self.fail_unstarted(
                         ix,
-                        &format!("needs {} GPU(s) and none is available (--require-gpu)", job.resources.gpus),
+                        &format!(
+                            "needs {} GPU(s) and none is available (--require-gpu)",
+                            job.resources.gpus
+                        ),
                     )
                     .await?;
                     continue;
@@ -327,7 +335,8 @@ impl<'a> Dispatcher<'a> {
                 }
                 let job = &self.plan.jobs[ix];
                 let status = outcome.ended.as_str();
-                self.progress.finished(ix, &job.id, status, outcome.error.as_deref());
+                self.progress
+                    .finished(ix, &job.id, status, outcome.error.as_deref());
                 match outcome.ended {
                     Ended::Succeeded => {
                         self.state[ix] = State::Succeeded;
@@ -409,7 +418,12 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// A run row for a job that ends without a process (skipped, unfit).
-    async fn record_terminal(&mut self, ix: JobIx, status: &str, error: &str) -> anyhow::Result<()> {
+    async fn record_terminal(
+        &mut self,
+        ix: JobIx,
+        status: &str,
+        error: &str,
+    ) -> anyhow::Result<()> {
         let run = self.store.insert_run(&self.new_run(ix, status)).await?;
         self.store
             .finish_run(

@@ -32,7 +32,10 @@ impl std::fmt::Display for Unfit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unfit::TooManyGpus { want, have } => {
-                write!(f, "needs {want} GPUs but only {have} are available to this run")
+                write!(
+                    f,
+                    "needs {want} GPUs but only {have} are available to this run"
+                )
             }
         }
     }
@@ -213,7 +216,10 @@ mod tests {
     #[test]
     fn gpu_jobs_fall_back_to_cpu_without_gpus() {
         let mut p = Pool::new(vec![], 2);
-        assert_eq!(p.try_acquire(&res(1, 1, false)).unwrap().gpus, Vec::<u32>::new());
+        assert_eq!(
+            p.try_acquire(&res(1, 1, false)).unwrap().gpus,
+            Vec::<u32>::new()
+        );
         let p4 = Pool::new(vec![0, 1, 2, 3], 2);
         assert_eq!(
             p4.check(&res(5, 1, false)),
@@ -237,10 +243,22 @@ mod tests {
 
     #[test]
     fn discovery_order() {
-        assert_eq!(discover_gpus(Some(3), Some(&[5]), Some("1"), || 8).unwrap(), vec![0, 1, 2]);
-        assert_eq!(discover_gpus(None, Some(&[0, 2]), Some("1"), || 8).unwrap(), vec![0, 2]);
-        assert_eq!(discover_gpus(None, None, Some("1,3"), || 8).unwrap(), vec![1, 3]);
-        assert_eq!(discover_gpus(None, None, Some(""), || 8).unwrap(), Vec::<u32>::new());
+        assert_eq!(
+            discover_gpus(Some(3), Some(&[5]), Some("1"), || 8).unwrap(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            discover_gpus(None, Some(&[0, 2]), Some("1"), || 8).unwrap(),
+            vec![0, 2]
+        );
+        assert_eq!(
+            discover_gpus(None, None, Some("1,3"), || 8).unwrap(),
+            vec![1, 3]
+        );
+        assert_eq!(
+            discover_gpus(None, None, Some(""), || 8).unwrap(),
+            Vec::<u32>::new()
+        );
         assert!(discover_gpus(None, None, Some("a"), || 8).is_err());
         assert_eq!(discover_gpus(None, None, None, || 2).unwrap(), vec![0, 1]);
     }

@@ -28,8 +28,10 @@ impl Progress {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
             let overall = multi.add(ProgressBar::new(total as u64));
             overall.set_style(
-                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} jobs  {elapsed_precise}  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} jobs  {elapsed_precise}  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             overall.enable_steady_tick(Duration::from_millis(250));
             Fancy {
@@ -68,7 +70,11 @@ impl Progress {
         } else {
             format!(
                 "gpu {}",
-                devices.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                devices
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
             )
         };
         match &self.fancy {

@@ -228,7 +228,10 @@ impl Attempt {
             }
         };
         let outcome = if outcome.ended == Ended::Succeeded {
-            match self.home.publish(&self.job_file.work_dir, &self.job_file.cache_key) {
+            match self
+                .home
+                .publish(&self.job_file.work_dir, &self.job_file.cache_key)
+            {
                 Ok(_) => outcome,
                 Err(e) => Outcome {
                     ended: Ended::Failed,
@@ -255,7 +258,9 @@ impl Attempt {
                     t: None,
                     kind: EventKind::Log {
                         level: "warn".into(),
-                        message: format!("events.jsonl line {line}: malformed event skipped: {msg}"),
+                        message: format!(
+                            "events.jsonl line {line}: malformed event skipped: {msg}"
+                        ),
                     },
                 });
             }
@@ -292,7 +297,11 @@ pub fn humantime(d: Duration) -> String {
     } else if s < 3600.0 {
         format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 

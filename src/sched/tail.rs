@@ -93,9 +93,7 @@ impl Tailer {
             EventKind::Progress { done, total, .. } => {
                 self.latest.progress = Some((*done, *total));
             }
-            EventKind::Status {
-                state, message, ..
-            } if state == "failed" => {
+            EventKind::Status { state, message, .. } if state == "failed" => {
                 self.latest.failure = message.clone().or_else(|| Some("failed".into()));
             }
             _ => {}
