@@ -128,7 +128,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     point,
                     params,
                     needs: needs.clone(),
-                    resources: stage.resources.clone(),
+                    resources: stage.resources,
                     retries: stage.retries,
                     timeout: stage.timeout,
                     command,

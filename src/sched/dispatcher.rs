@@ -147,7 +147,7 @@ impl<'a> Dispatcher<'a> {
             if !self.stopping {
                 self.dispatch().await?;
             }
-            let running = self.state.iter().any(|s| *s == State::Running);
+            let running = self.state.contains(&State::Running);
             let pending = self
                 .state
                 .iter()
