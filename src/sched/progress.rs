@@ -57,7 +57,7 @@ impl Progress {
             Some(f) => {
                 let _ = f.multi.println(msg);
             }
-            None => eprintln!("{msg}"),
+            None => stderr_line(msg),
         }
     }
 
@@ -90,7 +90,7 @@ impl Progress {
                     l.insert(ix, bar);
                 }
             }
-            None => eprintln!("{} start     {job} [{gpus}]", self.stamp()),
+            None => stderr_line(&format!("{} start     {job} [{gpus}]", self.stamp())),
         }
     }
 
@@ -157,4 +157,12 @@ impl Progress {
             let _ = f.multi.clear();
         }
     }
+}
+
+/// Writes one line to stderr, ignoring errors: `eprintln!` panics when stderr is a closed pipe
+/// (`ddmd-pipe run x.yaml 2>&1 | head`), and a panic inside a job's task would leave the
+/// dispatcher waiting forever for that job's end.
+fn stderr_line(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
