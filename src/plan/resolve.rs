@@ -49,6 +49,16 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
         }
 
         let own = ddmd_spec::expand(stage);
+        if own.is_empty() {
+            // A stage with no job would silently run nothing, and its dependants nothing or
+            // a template error about an undefined value: name the cause instead.
+            errors.push(located(
+                spec,
+                &format!("stages.{name}.exclude"),
+                format!("exclude removes every point of the matrix of stage '{name}'; expected at least one job to remain"),
+            ));
+            continue;
+        }
         let mut stage_jobs = Vec::new();
         for (inherited, needs) in &combos {
             for own_pt in &own {
