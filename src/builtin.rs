@@ -70,3 +70,29 @@ pub fn check_report_params(
         Ok(())
     }
 }
+
+/// What `ddmd-pipe devices` prints: whether libtorch sees CUDA, and the GPUs a run would use.
+pub fn describe_devices() -> String {
+    #[cfg(feature = "science")]
+    {
+        let n = tch::Cuda::device_count();
+        let mut out = format!(
+            "libtorch: CUDA available: {}, cuDNN: {}, devices: {n}\n",
+            tch::Cuda::is_available(),
+            tch::Cuda::cudnn_is_available()
+        );
+        if n > 0 {
+            // A real allocation, so "available" is not just a driver probe.
+            let t = tch::Tensor::ones([1024, 1024], (tch::Kind::Float, tch::Device::Cuda(0)));
+            let sum = t.sum(tch::Kind::Float).double_value(&[]);
+            out.push_str(&format!(
+                "cuda:0 matmul check: sum of ones(1024x1024) = {sum}\n"
+            ));
+        }
+        out
+    }
+    #[cfg(not(feature = "science"))]
+    {
+        "built without the `science` feature: no libtorch, CPU only\n".to_string()
+    }
+}

@@ -44,6 +44,8 @@ pub enum Command {
     /// Re-render a pipeline's report from the database alone.
     #[cfg(feature = "reports")]
     Report(ddmd_report::ReportArgs),
+    /// Show whether libtorch sees CUDA and which GPUs a run would use.
+    Devices,
     /// Internal: run one built-in job (`ddmd-pipe worker <job.json>`).
     #[command(hide = true)]
     Worker { job: PathBuf },

@@ -55,6 +55,20 @@ fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         // The worker and the pure commands need no async runtime.
         Command::Worker { job } => commands::worker::worker(&job),
         Command::Schema => commands::plan::schema(),
+        Command::Devices => {
+            print!("{}", builtin::describe_devices());
+            let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+            match sched::pool::discover_gpus(
+                None,
+                None,
+                visible.as_deref(),
+                builtin::cuda_device_count,
+            ) {
+                Ok(g) => println!("a run would use GPUs: {g:?}"),
+                Err(e) => println!("{e}"),
+            }
+            Ok(0)
+        }
         Command::Validate(a) => commands::plan::validate(&a, home),
         #[cfg(feature = "science")]
         Command::Sample(a) => ddmd_science::sample_command(&a).map(|_| 0),

@@ -352,6 +352,9 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             for (c, name) in ["r", "g", "b"].iter().enumerate() {
                 sink.metric(&format!("color_shift_{name}@{steps}"), 0, px.color_shift[c])?;
             }
+            // One number per setting for tables: the mean absolute shift over the channels.
+            let overall = px.color_shift.iter().map(|v| v.abs()).sum::<f64>() / 3.0;
+            sink.metric(&format!("color_shift@{steps}"), 0, overall)?;
         }
         if wants(&s, "hps") {
             let key = format!("hps@{steps}");
