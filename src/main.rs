@@ -39,15 +39,21 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             if let Some(b) = e.downcast_ref::<BadInput>() {
-                eprintln!("error: {b}");
+                print_error(&format!("error: {b}"));
                 EXIT_BAD_INPUT
             } else {
-                eprintln!("error: {e:#}");
+                print_error(&format!("error: {e:#}"));
                 EXIT_FAILED
             }
         }
     };
     std::process::exit(code);
+}
+
+/// The final message; a closed stderr must not turn exit 1 or 2 into a panic (101).
+fn print_error(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {

@@ -1,6 +1,21 @@
 //! `ddmd-pipe run`: load, plan, lock, recover what a crash left, decide what is cached, and
 //! hand the plan to the dispatcher. Writes the database only after the spec is known good.
 
+/// `eprint!`/`eprintln!` that ignore a closed stderr (`ddmd-pipe run p.yaml 2>&1 | head`):
+/// the run must finish, record its jobs and exit with their status, not panic (exit 101).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+macro_rules! sayln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 use super::plan::{build_plan, force_of, format_plan};
 use super::spec_load::load_spec;
 use crate::cli::RunArgs;
@@ -71,7 +86,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     )
     .await?;
     if recovered > 0 {
-        eprintln!("recovered {recovered} run(s) left unfinished by an earlier orchestrator; they will be rerun");
+        sayln!("recovered {recovered} run(s) left unfinished by an earlier orchestrator; they will be rerun");
     }
     let argv: Vec<String> = std::env::args().collect();
     let invocation_id = store
@@ -90,7 +105,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let reattach =
         slurm::recover::adopt(&store, &plan, &decisions, pipeline_id, attachable).await?;
     if !args.quiet {
-        eprint!("{}", format_plan(&plan, &decisions));
+        say!("{}", format_plan(&plan, &decisions));
     }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
@@ -110,7 +125,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         executor: executor.clone(),
         reattach,
     };
-    eprintln!(
+    sayln!(
         "invocation {invocation_id}: {} jobs on {} ({} CPU slots); home {}",
         plan.jobs.len(),
         if slurm {
@@ -155,7 +170,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         "succeeded"
     };
     store.end_invocation(invocation_id, status).await?;
-    eprintln!(
+    sayln!(
         "{status} in {:.1}s: {} succeeded, {} cached, {} failed, {} skipped, {} cancelled{}",
         t0.elapsed().as_secs_f64(),
         summary.succeeded,
@@ -170,7 +185,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         }
     );
     if summary.failed > 0 {
-        eprintln!("see `ddmd-pipe runs list --status failed --invocation {invocation_id}`");
+        sayln!("see `ddmd-pipe runs list --status failed --invocation {invocation_id}`");
     }
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
