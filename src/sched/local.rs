@@ -77,23 +77,40 @@ pub fn describe_exit(status: std::process::ExitStatus) -> (Option<i32>, Option<S
     if let Some(code) = status.code() {
         if code == 0 {
             (Some(0), None)
+        } else if (129..=128 + 64).contains(&code) {
+            // A command stage runs under `sh -c`: a program it started that dies of a signal
+            // shows up as the shell's exit code 128 + signal. Name the signal all the same.
+            let sig = code - 128;
+            (
+                Some(code),
+                Some(format!(
+                    "exited with code {code}: its program was killed by signal {sig} ({})",
+                    signal_name(sig)
+                )),
+            )
         } else {
             (Some(code), Some(format!("exited with code {code}")))
         }
     } else if let Some(sig) = status.signal() {
-        let name = match sig {
-            libc::SIGSEGV => "SIGSEGV: segmentation fault",
-            libc::SIGABRT => "SIGABRT: aborted",
-            libc::SIGKILL => "SIGKILL: killed (out of memory, or by hand)",
-            libc::SIGTERM => "SIGTERM: terminated",
-            libc::SIGBUS => "SIGBUS: bus error",
-            libc::SIGFPE => "SIGFPE: arithmetic error",
-            libc::SIGINT => "SIGINT: interrupted",
-            _ => "signal",
-        };
-        (None, Some(format!("killed by signal {sig} ({name})")))
+        (
+            None,
+            Some(format!("killed by signal {sig} ({})", signal_name(sig))),
+        )
     } else {
         (None, Some("ended without an exit status".into()))
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV: segmentation fault",
+        libc::SIGABRT => "SIGABRT: aborted",
+        libc::SIGKILL => "SIGKILL: killed (out of memory, or by hand)",
+        libc::SIGTERM => "SIGTERM: terminated",
+        libc::SIGBUS => "SIGBUS: bus error",
+        libc::SIGFPE => "SIGFPE: arithmetic error",
+        libc::SIGINT => "SIGINT: interrupted",
+        _ => "signal",
     }
 }
 
