@@ -101,8 +101,9 @@ async fn async_dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         Command::Runs(RunsCommand::Show { run }) => commands::runs::show(run, home).await,
         Command::Query(a) => commands::runs::query(&a, home).await,
         #[cfg(feature = "reports")]
-        Command::Report(a) => ddmd_report::report_command(&home.db(), &a).map(|dir| {
-            println!("{}", dir.join("index.html").display());
+        // report_command returns the path of index.html itself.
+        Command::Report(a) => ddmd_report::report_command(&home.db(), &a).map(|index| {
+            println!("{}", index.display());
             0
         }),
         _ => unreachable!("handled in dispatch"),
