@@ -1,0 +1,102 @@
+"""Benchmark driver behind `bench/run`: runs the comparisons of issue 8 at one size and prints
+one table (comparison, ours, peer, ratio, goal, met?) with medians and spreads, then the
+notes of each row. Results also go to a JSON file for docs/BENCHMARKS.md.
+
+Sizes: `tiny` only checks that every comparison runs (CI; timings mean nothing there);
+`small` is the default and finishes in minutes on a 2-core CPU; `large` repeats more.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+from common import load_average
+import c_cache
+import c_fid
+import c_pack
+import c_step
+import c_track
+
+SIZES = {
+    "tiny": dict(reps=1, step_iters=2, step_batch=8, mem_iters=2, log_points=20_000,
+                 mlflow_points=5_000, runs=30, fid_d=256, fid_n=600, pack_jobs=24,
+                 pack_range=(0.1, 0.3), pack_reps=1),
+    "small": dict(reps=3, step_iters=8, step_batch=32, mem_iters=4, log_points=1_000_000,
+                  mlflow_points=100_000, runs=1000, fid_d=2048, fid_n=5000, pack_jobs=200,
+                  pack_range=(0.2, 1.0), pack_reps=1),
+    "large": dict(reps=5, step_iters=20, step_batch=32, mem_iters=10, log_points=1_000_000,
+                  mlflow_points=1_000_000, runs=1000, fid_d=2048, fid_n=10000, pack_jobs=200,
+                  pack_range=(0.2, 1.0), pack_reps=3),
+}
+
+COMPARISONS = {
+    "step": c_step.step_rows,
+    "memory": c_step.memory_row,
+    "log": c_track.log_rows,
+    "query": c_track.query_row,
+    "cache": c_cache.cache_row,
+    "fid": c_fid.fid_row,
+    "pack": c_pack.pack_row,
+}
+
+
+def table(rows):
+    out = ["| comparison | ours | peer | ratio | goal | met? |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.comparison} | {r.ours.show()} | {r.peer.show()} | {r.ratio:.3g} | "
+                   f"{r.goal} | {'yes' if r.met else '**no**'} |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench/run")
+    ap.add_argument("--size", choices=SIZES, default="small")
+    ap.add_argument("--only", action="append", choices=COMPARISONS,
+                    help="run only this comparison (repeatable)")
+    ap.add_argument("--reps", type=int, help="repetitions (default: per size)")
+    ap.add_argument("--json", help="also write the results to this file")
+    a = ap.parse_args()
+    size = dict(SIZES[a.size])
+    if a.reps:
+        size["reps"] = a.reps
+    names = a.only or list(COMPARISONS)
+    t0 = time.time()
+    load0 = load_average()
+    rows, failed = [], []
+    for name in names:
+        t = time.time()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows.extend(COMPARISONS[name](size))
+        except Exception as e:  # noqa: BLE001 - one broken comparison must not hide the others
+            failed.append((name, str(e)))
+            traceback.print_exc(file=sys.stderr)
+        print(f"bench: {name} took {time.time() - t:.1f} s (load {load_average()[0]:.2f})",
+              file=sys.stderr, flush=True)
+    load1 = load_average()
+    print(f"\nbench/run --size {a.size}: {platform.node()}, {os.cpu_count()} cores, "
+          f"load average {load0[0]:.2f} at start / {load1[0]:.2f} at end, "
+          f"{time.time() - t0:.0f} s in all\n")
+    print(table(rows))
+    print()
+    for r in rows:
+        for n in r.notes:
+            print(f"- {r.comparison.split('.')[0]}: {n}")
+    if a.size == "tiny":
+        print("\n(tiny size: checks that every comparison runs; its timings mean nothing)")
+    for name, err in failed:
+        print(f"\nFAILED {name}: {err[:2000]}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"size": a.size, "load": [load0, load1], "seconds": time.time() - t0,
+                       "rows": [dict(r.__dict__, ours=r.ours.__dict__, peer=r.peer.__dict__)
+                                for r in rows],
+                       "failed": failed}, f, indent=1, default=str)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
