@@ -16,7 +16,14 @@ async fn open(home: &Home) -> anyhow::Result<ReadStore> {
             db.display()
         )));
     }
-    Ok(ReadStore::open(&db).await?)
+    let store = ReadStore::open(&db).await?;
+    // Read the schema once, so that a damaged file is reported as such (exit 1, naming the
+    // file) and not as a mistake in the user's SQL (exit 2).
+    store
+        .query("SELECT count(*) FROM sqlite_master")
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the run database {}: {e}", db.display()))?;
+    Ok(store)
 }
 
 pub async fn list(args: &ListArgs, home: &Home) -> anyhow::Result<i32> {
