@@ -1,0 +1,232 @@
+//! Damaged state (issue 9, item 5), through the binary: a deleted artifact folder (the plan
+//! says why, the next run reruns that job alone), a database left by an older version (0001
+//! only: migrated forward with its data), a database file that is not a database or is cut
+//! short (a clear error naming it, no panic); and corrupt checkpoints through the science
+//! crate's loader (`ddmd_science::ckpt`), which is what a resuming job calls.
+
+mod common;
+use common::{repo, text, Env};
+use std::path::Path;
+
+fn base() -> std::path::PathBuf {
+    repo().join("tests/bad_pipelines/args/base.yml")
+}
+
+fn no_panic(o: &std::process::Output) {
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked") && !e.contains("backtrace"), "{}", text(o));
+}
+
+#[test]
+fn a_deleted_artifact_folder_is_explained_and_rerun() {
+    let env = Env::new();
+    let b = base();
+    let b = b.to_str().unwrap_or_default();
+    let out = env.run(&["run", b, "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = env.scalar("select artifact_dir from runs where job_name = 'train[width=1]'");
+    let first_run = env.scalar("select id from runs where job_name = 'train[width=1]'");
+    assert!(Path::new(&dir).is_dir(), "{dir}");
+    std::fs::remove_dir_all(&dir).expect("delete the artifact folder");
+
+    let plan = env.run(&["plan", b]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let all = String::from_utf8_lossy(&plan.stdout).into_owned() + &String::from_utf8_lossy(&plan.stderr);
+    let line = all
+        .lines()
+        .find(|l| l.starts_with("train[width=1]"))
+        .unwrap_or_else(|| panic!("no plan line:\n{all}"));
+    assert!(
+        line.contains(&format!("run {first_run} succeeded but its artifacts are missing")),
+        "{line}"
+    );
+    let other = all
+        .lines()
+        .find(|l| l.starts_with("train[width=2]"))
+        .unwrap_or_default();
+    assert!(other.contains("cached"), "{other}");
+
+    let out = env.run(&["run", b, "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(Path::new(&dir).is_dir(), "the rerun did not recreate {dir}");
+    assert_eq!(
+        env.scalar("select count(*) from runs where job_name = 'train[width=1]' and status = 'succeeded'"),
+        "2",
+        "rerun once"
+    );
+    assert_eq!(
+        env.scalar("select count(*) from runs where job_name = 'train[width=2]' and status = 'succeeded'"),
+        "1",
+        "not rerun"
+    );
+}
+
+/// A database made by migration 0001 alone (what the first release wrote), with data.
+const OLD_DB_PY: &str = r#"
+import hashlib, sqlite3, sys
+db, sql_path = sys.argv[1], sys.argv[2]
+sql = open(sql_path, "rb").read()
+c = sqlite3.connect(db)
+c.executescript(sql.decode())
+c.executescript('''
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);''')
+c.execute("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (1, 'init', 1, ?, 1)",
+          (hashlib.sha384(sql).digest(),))
+c.executescript('''
+INSERT INTO pipelines (id, name, spec_hash, spec_text, created_at) VALUES (1, 'legacy', 'h', '', 0);
+INSERT INTO invocations (id, pipeline_id, argv, host, pid, started_at, status) VALUES (1, 1, '[]', 'h', 1, 0, 'succeeded');
+INSERT INTO runs (id, invocation_id, pipeline_id, stage, job_name, kind, cache_key, status, queued_at)
+  VALUES (1, 1, 1, 's', 'old-job', 'command', 'k1', 'succeeded', 0);
+INSERT INTO metrics (run_id, seq, key, step, value, raw) VALUES
+  (1, 0, 'loss', 5, 0.5, NULL), (1, 1, 'loss', 9, 0.2, NULL), (1, 2, 'loss', 7, 0.3, NULL);
+''')
+c.commit()
+"#;
+
+#[test]
+fn a_database_from_an_older_version_is_migrated_with_its_data() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).expect("home");
+    let py = env.path().join("old_db.py");
+    std::fs::write(&py, OLD_DB_PY).expect("script");
+    let st = std::process::Command::new("python3")
+        .arg(&py)
+        .arg(env.db())
+        .arg(repo().join("migrations/0001_init.sql"))
+        .status()
+        .expect("python3");
+    assert!(st.success());
+
+    // A read-only command first: it must not fail on (or half-migrate) the old schema.
+    let q = env.run(&["query", "select job_name, status from runs"]);
+    no_panic(&q);
+    eprintln!("query on a 0001 database: exit {:?}: {}", q.status.code(), String::from_utf8_lossy(&q.stderr).trim());
+
+    let b = base();
+    let out = env.run(&["run", b.to_str().unwrap_or_default(), "--quiet"]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.scalar("select count(*) from _sqlx_migrations where success = 1"), "2");
+    // The old run and its points are intact, and the new table knows its final value.
+    assert_eq!(env.scalar("select job_name from runs where id = 1"), "old-job");
+    assert_eq!(env.scalar("select count(*) from metrics where run_id = 1"), "3");
+    assert_eq!(
+        env.sql("select step, value from metrics_final where run_id = 1 and key = 'loss'"),
+        vec![vec!["9".to_string(), "0.2".into()]]
+    );
+    assert_eq!(env.scalar("select count(*) from runs where status = 'succeeded'"), "4");
+    let list = env.run(&["runs", "list", "--pipeline", "legacy"]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("old-job"), "{}", text(&list));
+    assert_eq!(env.scalar("pragma integrity_check"), "ok");
+}
+
+#[test]
+fn a_database_file_that_is_not_one_gets_a_clear_error() {
+    let b = base();
+    let b = b.to_str().unwrap_or_default();
+    // Garbage, and a real database cut to half its size.
+    for case in ["garbage", "truncated"] {
+        let env = Env::new();
+        std::fs::create_dir_all(env.home()).expect("home");
+        if case == "garbage" {
+            std::fs::write(env.db(), vec![0x5au8; 8192]).expect("write");
+        } else {
+            let out = env.run(&["run", b, "--quiet"]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            for f in ["runs.sqlite-wal", "runs.sqlite-shm"] {
+                let _ = std::fs::remove_file(env.home().join(f));
+            }
+            let bytes = std::fs::read(env.db()).expect("db");
+            std::fs::write(env.db(), &bytes[..bytes.len() / 2]).expect("truncate");
+        }
+        let before = std::fs::read(env.db()).expect("db");
+        for args in [
+            vec!["run", b, "--quiet"],
+            vec!["query", "select count(*) from runs"],
+            vec!["runs", "list"],
+        ] {
+            let out = env.run(&args);
+            no_panic(&out);
+            let err = String::from_utf8_lossy(&out.stderr);
+            // Exit 1 (a damaged file is not a mistake in the user's input), naming the file.
+            assert_eq!(out.status.code(), Some(1), "{case}: {args:?}: {}", text(&out));
+            assert!(
+                err.contains("runs.sqlite"),
+                "{case} {args:?}: the message does not name the file: {}",
+                text(&out)
+            );
+            eprintln!("{case} database, {args:?}: exit {:?}: {}", out.status.code(), err.lines().last().unwrap_or_default());
+        }
+        if case == "garbage" {
+            assert_eq!(before, std::fs::read(env.db()).expect("db"), "the damaged file was overwritten");
+        }
+    }
+}
+
+#[cfg(feature = "science")]
+mod checkpoints {
+    use ddmd_science::ckpt::{self, Part};
+    use tch::{Kind, Tensor};
+
+    fn saved(root: &std::path::Path) -> ckpt::Checkpoint {
+        let w = Tensor::arange(12, (Kind::Float, tch::Device::Cpu)).reshape([3, 4]);
+        ckpt::save(
+            root,
+            10,
+            &[Part {
+                name: "net",
+                tensors: vec![("w".into(), w)],
+            }],
+            &serde_json::json!({ "iteration": 10 }),
+        )
+        .expect("save")
+    }
+
+    #[test]
+    fn corrupt_or_truncated_checkpoints_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("ckpt");
+        let c = saved(&root);
+        assert_eq!(c.tensors("net").expect("a good checkpoint loads").len(), 1);
+        let file = c.dir.join("net.safetensors");
+        let good = std::fs::read(&file).expect("read");
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("truncated", good[..good.len() / 2].to_vec()),
+            ("header only", good[..8].to_vec()),
+            ("empty", Vec::new()),
+            ("garbage", vec![0xff; 256]),
+            ("huge header length", {
+                let mut g = good.clone();
+                g[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+                g
+            }),
+        ];
+        for (name, bytes) in cases {
+            std::fs::write(&file, &bytes).expect("write");
+            let r = std::panic::catch_unwind(|| c.tensors("net"));
+            let r = r.unwrap_or_else(|_| panic!("{name}: the loader panicked"));
+            let e = r.err().unwrap_or_else(|| panic!("{name}: a damaged file loaded"));
+            assert!(e.to_string().contains("net.safetensors"), "{name}: {e}");
+        }
+        std::fs::remove_file(&file).expect("remove");
+        let e = c.tensors("net").err().expect("missing part");
+        assert!(e.to_string().contains("corrupt") && e.to_string().contains("missing file"), "{e}");
+
+        std::fs::write(c.dir.join("state.json"), "{\"iteration\": 1").expect("write");
+        let e = c.state().err().expect("a cut state.json");
+        assert!(e.to_string().contains("state.json") && e.to_string().contains("corrupt"), "{e}");
+
+        // A checkpoint cut while being written stays in its `.tmp-` folder: never listed.
+        std::fs::create_dir_all(root.join(".tmp-it-00000020")).expect("tmp");
+        let latest = ckpt::latest(&root).expect("list").expect("one");
+        assert_eq!(latest.iteration, 10);
+    }
+}
