@@ -173,8 +173,37 @@ fn a_database_file_that_is_not_one_gets_a_clear_error() {
 
 #[cfg(feature = "science")]
 mod checkpoints {
+    use super::common::{text, Env};
     use ddmd_science::ckpt::{self, Part};
     use tch::{Kind, Tensor};
+
+    /// Through the binary: a teacher job whose `.partial` folder (what a crash leaves for
+    /// resuming) holds a corrupt checkpoint fails with a message naming the file. (It is not
+    /// recovered: the next run resumes from the same file and fails again; see RELIABILITY.md.)
+    #[test]
+    fn a_job_resuming_from_a_corrupt_checkpoint_fails_naming_it() {
+        let env = Env::new();
+        let p = env.pipeline(
+            "t.yaml",
+            "name: tt\nstages:\n  teacher:\n    kind: teacher\n    params: { iterations: 4, batch: 8, checkpoint_every: 2 }\n",
+        );
+        let p = p.to_str().unwrap_or_default();
+        let plan = env.run(&["plan", p, "--format", "json"]);
+        assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+        let jobs: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
+        let key = jobs[0]["cache_key"].as_str().expect("cache key").to_string();
+        let it = env.home().join(format!("artifacts/{key}.partial/ckpt/it-00000002"));
+        std::fs::create_dir_all(&it).expect("ckpt dir");
+        std::fs::write(it.join("net.safetensors"), [0xffu8; 100]).expect("write");
+        std::fs::write(it.join("state.json"), "{}").expect("write");
+        let out = env.run(&["run", p, "--quiet"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let err = env.scalar("select error from runs where stage = 'teacher'");
+        assert!(
+            err.contains("checkpoint") && err.contains("it-00000002/net.safetensors"),
+            "{err}"
+        );
+    }
 
     fn saved(root: &std::path::Path) -> ckpt::Checkpoint {
         let w = Tensor::arange(12, (Kind::Float, tch::Device::Cpu)).reshape([3, 4]);
