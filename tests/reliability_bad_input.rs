@@ -48,6 +48,7 @@ struct Ran {
 
 /// Runs the binary and reaps it with `wait4`, which gives this child's own CPU time even
 /// while other tests run children in parallel.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which clippy cannot see
 fn run_measured(env: &Env, cwd: &Path, args: &[String]) -> Ran {
     let mut cmd: Command = env.cmd();
     cmd.current_dir(cwd)

@@ -85,7 +85,13 @@ fn crashing_jobs_are_recorded_with_their_reason_and_the_rest_finish() {
         }
     };
     expect_failed("segv", &["killed by signal 11", "SIGSEGV"]);
-    expect_failed("abort", &["exited with code 134", "killed by signal 6 (SIGABRT: aborted)"]);
+    expect_failed(
+        "abort",
+        &[
+            "exited with code 134",
+            "killed by signal 6 (SIGABRT: aborted)",
+        ],
+    );
     expect_failed("oom", &["exited with code 1", "MemoryError"]);
     expect_failed("nan", &["exited with code 1", "loss became NaN at step 2"]);
     expect_failed("hang", &["timed out after 1.0s"]);

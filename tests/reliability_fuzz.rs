@@ -67,10 +67,48 @@ stages:
 
 /// YAML-significant fragments that make mutations reach deeper than random bytes.
 const TOKENS: &[&str] = &[
-    ":", ": ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "<<: *a", "\t", "---\n", "!!str ",
-    "!!binary ", "'", "\"", "#", "|\n", ">-\n", "~", "null", "-1", "1e400", "99999999999999999999",
-    ".nan", "0x1F", "true", "needs: [train]", "kind: ", "matrix: {}", "{{ ", " }}", "{% for %}",
-    "\u{0}", "\u{feff}", "é", "\u{202e}", "\n  ", "\n    ", "? ", "%YAML 1.2\n",
+    ":",
+    ": ",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "\t",
+    "---\n",
+    "!!str ",
+    "!!binary ",
+    "'",
+    "\"",
+    "#",
+    "|\n",
+    ">-\n",
+    "~",
+    "null",
+    "-1",
+    "1e400",
+    "99999999999999999999",
+    ".nan",
+    "0x1F",
+    "true",
+    "needs: [train]",
+    "kind: ",
+    "matrix: {}",
+    "{{ ",
+    " }}",
+    "{% for %}",
+    "\u{0}",
+    "\u{feff}",
+    "é",
+    "\u{202e}",
+    "\n  ",
+    "\n    ",
+    "? ",
+    "%YAML 1.2\n",
 ];
 
 fn mutate(rng: &mut Rng, seed: &str) -> Vec<u8> {
@@ -132,8 +170,8 @@ fn mutate(rng: &mut Rng, seed: &str) -> Vec<u8> {
                     .collect();
                 if !digits.is_empty() {
                     let i = digits[rng.below(digits.len())];
-                    let rep = ["-7", "0", "1e308", "18446744073709551616", "3.5", ".inf"]
-                        [rng.below(6)];
+                    let rep =
+                        ["-7", "0", "1e308", "18446744073709551616", "3.5", ".inf"][rng.below(6)];
                     let mut t = text.clone();
                     t.replace_range(i..i + 1, rep);
                     b = t.into_bytes();
@@ -208,7 +246,8 @@ fn mutated_pipelines_never_panic_or_hang() {
                 let seeds = &seeds;
                 s.spawn(move || {
                     let env = Env::new();
-                    let mut rng = Rng((seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+                    let mut rng =
+                        Rng((seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
                     let mut counts = [0usize; 3];
                     let mut max_wall = Duration::ZERO;
                     let mut n = 0;
@@ -257,8 +296,8 @@ fn mutated_pipelines_never_panic_or_hang() {
     let total: usize = results.iter().map(|r| r.0).sum();
     let mut counts = [0usize; 3];
     for r in &results {
-        for i in 0..3 {
-            counts[i] += r.1[i];
+        for (c, n) in counts.iter_mut().zip(r.1) {
+            *c += n;
         }
     }
     let max_wall = results.iter().map(|r| r.2).max().unwrap_or_default();

@@ -14,7 +14,11 @@ fn base() -> std::path::PathBuf {
 
 fn no_panic(o: &std::process::Output) {
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!e.contains("panicked") && !e.contains("backtrace"), "{}", text(o));
+    assert!(
+        !e.contains("panicked") && !e.contains("backtrace"),
+        "{}",
+        text(o)
+    );
 }
 
 #[test]
@@ -31,13 +35,16 @@ fn a_deleted_artifact_folder_is_explained_and_rerun() {
 
     let plan = env.run(&["plan", b]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
-    let all = String::from_utf8_lossy(&plan.stdout).into_owned() + &String::from_utf8_lossy(&plan.stderr);
+    let all =
+        String::from_utf8_lossy(&plan.stdout).into_owned() + &String::from_utf8_lossy(&plan.stderr);
     let line = all
         .lines()
         .find(|l| l.starts_with("train[width=1]"))
         .unwrap_or_else(|| panic!("no plan line:\n{all}"));
     assert!(
-        line.contains(&format!("run {first_run} succeeded but its artifacts are missing")),
+        line.contains(&format!(
+            "run {first_run} succeeded but its artifacts are missing"
+        )),
         "{line}"
     );
     let other = all
@@ -50,12 +57,16 @@ fn a_deleted_artifact_folder_is_explained_and_rerun() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(Path::new(&dir).is_dir(), "the rerun did not recreate {dir}");
     assert_eq!(
-        env.scalar("select count(*) from runs where job_name = 'train[width=1]' and status = 'succeeded'"),
+        env.scalar(
+            "select count(*) from runs where job_name = 'train[width=1]' and status = 'succeeded'"
+        ),
         "2",
         "rerun once"
     );
     assert_eq!(
-        env.scalar("select count(*) from runs where job_name = 'train[width=2]' and status = 'succeeded'"),
+        env.scalar(
+            "select count(*) from runs where job_name = 'train[width=2]' and status = 'succeeded'"
+        ),
         "1",
         "not rerun"
     );
@@ -107,24 +118,44 @@ fn a_database_from_an_older_version_is_migrated_with_its_data() {
     // A read-only command first: it must not fail on (or half-migrate) the old schema.
     let q = env.run(&["query", "select job_name, status from runs"]);
     no_panic(&q);
-    eprintln!("query on a 0001 database: exit {:?}: {}", q.status.code(), String::from_utf8_lossy(&q.stderr).trim());
+    eprintln!(
+        "query on a 0001 database: exit {:?}: {}",
+        q.status.code(),
+        String::from_utf8_lossy(&q.stderr).trim()
+    );
 
     let b = base();
     let out = env.run(&["run", b.to_str().unwrap_or_default(), "--quiet"]);
     no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(env.scalar("select count(*) from _sqlx_migrations where success = 1"), "2");
+    assert_eq!(
+        env.scalar("select count(*) from _sqlx_migrations where success = 1"),
+        "2"
+    );
     // The old run and its points are intact, and the new table knows its final value.
-    assert_eq!(env.scalar("select job_name from runs where id = 1"), "old-job");
-    assert_eq!(env.scalar("select count(*) from metrics where run_id = 1"), "3");
+    assert_eq!(
+        env.scalar("select job_name from runs where id = 1"),
+        "old-job"
+    );
+    assert_eq!(
+        env.scalar("select count(*) from metrics where run_id = 1"),
+        "3"
+    );
     assert_eq!(
         env.sql("select step, value from metrics_final where run_id = 1 and key = 'loss'"),
         vec![vec!["9".to_string(), "0.2".into()]]
     );
-    assert_eq!(env.scalar("select count(*) from runs where status = 'succeeded'"), "4");
+    assert_eq!(
+        env.scalar("select count(*) from runs where status = 'succeeded'"),
+        "4"
+    );
     let list = env.run(&["runs", "list", "--pipeline", "legacy"]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list));
-    assert!(String::from_utf8_lossy(&list.stdout).contains("old-job"), "{}", text(&list));
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("old-job"),
+        "{}",
+        text(&list)
+    );
     assert_eq!(env.scalar("pragma integrity_check"), "ok");
 }
 
@@ -157,16 +188,29 @@ fn a_database_file_that_is_not_one_gets_a_clear_error() {
             no_panic(&out);
             let err = String::from_utf8_lossy(&out.stderr);
             // Exit 1 (a damaged file is not a mistake in the user's input), naming the file.
-            assert_eq!(out.status.code(), Some(1), "{case}: {args:?}: {}", text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{case}: {args:?}: {}",
+                text(&out)
+            );
             assert!(
                 err.contains("runs.sqlite"),
                 "{case} {args:?}: the message does not name the file: {}",
                 text(&out)
             );
-            eprintln!("{case} database, {args:?}: exit {:?}: {}", out.status.code(), err.lines().last().unwrap_or_default());
+            eprintln!(
+                "{case} database, {args:?}: exit {:?}: {}",
+                out.status.code(),
+                err.lines().last().unwrap_or_default()
+            );
         }
         if case == "garbage" {
-            assert_eq!(before, std::fs::read(env.db()).expect("db"), "the damaged file was overwritten");
+            assert_eq!(
+                before,
+                std::fs::read(env.db()).expect("db"),
+                "the damaged file was overwritten"
+            );
         }
     }
 }
@@ -191,8 +235,13 @@ mod checkpoints {
         let plan = env.run(&["plan", p, "--format", "json"]);
         assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
         let jobs: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
-        let key = jobs[0]["cache_key"].as_str().expect("cache key").to_string();
-        let it = env.home().join(format!("artifacts/{key}.partial/ckpt/it-00000002"));
+        let key = jobs[0]["cache_key"]
+            .as_str()
+            .expect("cache key")
+            .to_string();
+        let it = env
+            .home()
+            .join(format!("artifacts/{key}.partial/ckpt/it-00000002"));
         std::fs::create_dir_all(&it).expect("ckpt dir");
         std::fs::write(it.join("net.safetensors"), [0xffu8; 100]).expect("write");
         std::fs::write(it.join("state.json"), "{}").expect("write");
@@ -242,16 +291,24 @@ mod checkpoints {
             std::fs::write(&file, &bytes).expect("write");
             let r = std::panic::catch_unwind(|| c.tensors("net"));
             let r = r.unwrap_or_else(|_| panic!("{name}: the loader panicked"));
-            let e = r.err().unwrap_or_else(|| panic!("{name}: a damaged file loaded"));
+            let e = r
+                .err()
+                .unwrap_or_else(|| panic!("{name}: a damaged file loaded"));
             assert!(e.to_string().contains("net.safetensors"), "{name}: {e}");
         }
         std::fs::remove_file(&file).expect("remove");
-        let e = c.tensors("net").err().expect("missing part");
-        assert!(e.to_string().contains("corrupt") && e.to_string().contains("missing file"), "{e}");
+        let e = c.tensors("net").expect_err("missing part");
+        assert!(
+            e.to_string().contains("corrupt") && e.to_string().contains("missing file"),
+            "{e}"
+        );
 
         std::fs::write(c.dir.join("state.json"), "{\"iteration\": 1").expect("write");
-        let e = c.state().err().expect("a cut state.json");
-        assert!(e.to_string().contains("state.json") && e.to_string().contains("corrupt"), "{e}");
+        let e = c.state().expect_err("a cut state.json");
+        assert!(
+            e.to_string().contains("state.json") && e.to_string().contains("corrupt"),
+            "{e}"
+        );
 
         // A checkpoint cut while being written stays in its `.tmp-` folder: never listed.
         std::fs::create_dir_all(root.join(".tmp-it-00000020")).expect("tmp");
