@@ -7,20 +7,21 @@ use super::scene::{ColorName, Object, Scene, Shape, Size, GRID};
 const SUB: usize = 4;
 
 /// Nominal half-extent of an object as a fraction of the cell size. Small objects are about
-/// 3 px across at 16×16, the least that keeps circle, square and triangle apart; a large
-/// object with maximal jitter reaches at most 0.02 cells into its neighbour
-/// (0.42·1.08·1.05 + 0.04 = 0.516), and the smallest large object is still 19% larger than
-/// the largest small one.
+/// 3.6 px across at 16×16: at 3 px (0.30) a small circle and a small square differed in a
+/// fraction of a corner pixel and no judge read them apart reliably. A large object with
+/// maximal jitter reaches at most 0.05 cells into its neighbour (0.46·1.05·1.05 + 0.04 =
+/// 0.547), and the smallest large object is still 22% larger than the largest small one
+/// (0.46·0.95 vs 0.34·1.05).
 pub(crate) fn base_radius(size: Size) -> f32 {
     match size {
-        Size::Small => 0.30,
-        Size::Large => 0.42,
+        Size::Small => 0.34,
+        Size::Large => 0.46,
     }
 }
 
 /// Jitter bounds, shared with the scene sampler.
 pub(crate) const MAX_POS_JITTER: f32 = 0.04;
-pub(crate) const MAX_SCALE_JITTER: f32 = 0.08;
+pub(crate) const MAX_SCALE_JITTER: f32 = 0.05;
 pub(crate) const MAX_HUE_JITTER: f32 = 0.025;
 pub(crate) const MAX_VALUE_JITTER: f32 = 0.08;
 
