@@ -2,34 +2,55 @@
 //! (background colour; per grid cell: empty or shape, colour, size). It answers prompt-graph
 //! questions (DPG-shapes) and its penultimate layer gives the shapes-FID features.
 //!
-//! Any input resolution is resized (bilinear) to 24×24, so each grid cell is 8×8 pixels and
-//! three 2× poolings end on the 3×3 grid. Saved as `judge.safetensors` + `judge.json`.
+//! The scene is a 3×3 grid, so the network is built around it: the image is resized so each
+//! cell is `k` pixels (k = 6 for data up to 18 px, which is nearly native at 16×16, else 8),
+//! three batch-normalised convolutions (one 2× pooling) run over the whole image, and each
+//! cell's window of the last feature map goes through the same small layer (weights shared by
+//! the nine cells) to a per-cell embedding. The same per-cell head reads every embedding;
+//! the background head reads a global-average embedding. The penultimate features are those
+//! embeddings concatenated (9 × cell_dim + bg_dim = feature_dim), so the heads read exactly
+//! the FID features. Two extra inputs make shape colour-invariant: the image minus its
+//! median colour (the background, since objects cover little of it) and that difference's
+//! norm. Saved as `judge.safetensors` + `judge.json`.
 
 use crate::error::{EvalError, Result};
 use ddmd_science::data::{ColorName, Object, Scene, Shape, Size, GRID};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tch::{nn, nn::Module, Device, Kind, Tensor};
+use tch::{nn, nn::Module, nn::ModuleT, Device, Kind, Tensor};
 
 pub const WEIGHTS_FILE: &str = "judge.safetensors";
 pub const CONFIG_FILE: &str = "judge.json";
-const INPUT: i64 = 24;
+/// Architecture version written into `judge.json`; a file of another version is refused
+/// (its weights would not fit), with a message to retrain. Version 1 (no field) was a
+/// global-head CNN on 24×24 upsampled inputs.
+pub const JUDGE_VERSION: u32 = 2;
 const CELLS: i64 = (GRID * GRID) as i64;
 pub(crate) const N_SHAPE: i64 = 1 + 3; // empty + shapes
 pub(crate) const N_COLOR: i64 = 6;
 pub(crate) const N_SIZE: i64 = 2;
 pub(crate) const PER_CELL: i64 = N_SHAPE + N_COLOR + N_SIZE;
 pub(crate) const N_BG: i64 = 3;
+/// Input channels: RGB, RGB minus the median colour, and the norm of that difference.
+const IN_CHANNELS: i64 = 7;
+
+fn version_1() -> u32 {
+    1
+}
 
 /// What defines a judge; stored in `judge.json` beside the weights.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct JudgeConfig {
-    /// Resolution of the data it was trained on (inputs are resized anyway).
+    /// Architecture version ([`JUDGE_VERSION`]); files without it are version 1.
+    #[serde(default = "version_1")]
+    pub version: u32,
+    /// Resolution of the data it was trained on; picks the pixels per cell (inputs of any
+    /// size are resized to 3 cells of that many pixels).
     pub resolution: usize,
-    /// Channels of the first convolution (doubled twice).
+    /// Channels of the first convolution (then 4/3× and 2×).
     pub width: i64,
-    /// Size of the penultimate feature vector (the shapes-FID dimension).
+    /// Size of the penultimate feature vector (the shapes-FID dimension), at least 19.
     pub feature_dim: i64,
     /// Accuracy per question category on held-out scenes, filled in after training.
     #[serde(default)]
@@ -43,8 +64,9 @@ pub struct JudgeConfig {
 impl Default for JudgeConfig {
     fn default() -> Self {
         JudgeConfig {
+            version: JUDGE_VERSION,
             resolution: 16,
-            width: 32,
+            width: 24,
             feature_dim: 256,
             accuracy: BTreeMap::new(),
             iterations: 0,
@@ -53,61 +75,131 @@ impl Default for JudgeConfig {
     }
 }
 
+impl JudgeConfig {
+    /// Pixels per grid cell after resizing: 6 keeps 16×16 data nearly native (16 → 18).
+    pub(crate) fn cell_pixels(&self) -> i64 {
+        if self.resolution <= 18 {
+            6
+        } else {
+            8
+        }
+    }
+
+    /// (per-cell embedding size, background embedding size); 9·cell + bg = feature_dim.
+    pub(crate) fn split(&self) -> (i64, i64) {
+        let cell = ((self.feature_dim - 1) / CELLS).max(1);
+        (cell, (self.feature_dim - CELLS * cell).max(1))
+    }
+
+    /// Errors for configurations the network cannot be built from.
+    pub fn validate(&self) -> Result<()> {
+        if self.version != JUDGE_VERSION {
+            return Err(EvalError::Invalid(format!(
+                "judge version {} cannot be read by this build (version {JUDGE_VERSION}): retrain the judge",
+                self.version
+            )));
+        }
+        if self.feature_dim < 2 * CELLS + 1 {
+            return Err(EvalError::Invalid(format!(
+                "judge feature_dim must be at least {}, got {}",
+                2 * CELLS + 1,
+                self.feature_dim
+            )));
+        }
+        if self.width < 3 {
+            return Err(EvalError::Invalid(format!(
+                "judge width must be at least 3, got {}",
+                self.width
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct JudgeNet {
-    convs: Vec<nn::Conv2D>,
-    fc: nn::Linear,
-    cells: nn::Linear,
-    bg: nn::Linear,
+    convs: Vec<(nn::Conv2D, nn::BatchNorm)>,
+    cell_fc: nn::Linear,
+    bg_fc: nn::Linear,
+    cell_head: nn::Linear,
+    bg_head: nn::Linear,
+    k: i64,
+    cell_dim: i64,
 }
 
 impl JudgeNet {
     fn new(p: &nn::Path, cfg: &JudgeConfig) -> JudgeNet {
-        let w = cfg.width;
+        let w = cfg.width.max(3);
+        let (w1, w2, w3) = (w, w * 4 / 3, 2 * w);
         let c = nn::ConvConfig {
             padding: 1,
             ..Default::default()
         };
-        let chans = [(3, w), (w, w), (w, 2 * w), (2 * w, 2 * w), (2 * w, 4 * w)];
+        let chans = [(IN_CHANNELS, w1), (w1, w2), (w2, w3)];
         let convs = chans
             .iter()
             .enumerate()
-            .map(|(i, &(a, b))| nn::conv2d(p / format!("conv{i}"), a, b, 3, c))
+            .map(|(i, &(a, b))| {
+                (
+                    nn::conv2d(p / format!("conv{i}"), a, b, 3, c),
+                    nn::batch_norm2d(p / format!("bn{i}"), b, Default::default()),
+                )
+            })
             .collect();
-        let flat = 4 * w * CELLS;
+        let k = cfg.cell_pixels();
+        let (cell_dim, bg_dim) = cfg.split();
+        // After the one 2× pooling each cell is a (k/2)×(k/2) window of w3 channels.
+        let window = w3 * (k / 2) * (k / 2);
         JudgeNet {
             convs,
-            fc: nn::linear(p / "fc", flat, cfg.feature_dim, Default::default()),
-            cells: nn::linear(
-                p / "cells",
-                cfg.feature_dim,
-                CELLS * PER_CELL,
-                Default::default(),
-            ),
-            bg: nn::linear(p / "bg", cfg.feature_dim, N_BG, Default::default()),
+            cell_fc: nn::linear(p / "cell_fc", window, cell_dim, Default::default()),
+            bg_fc: nn::linear(p / "bg_fc", w3, bg_dim, Default::default()),
+            cell_head: nn::linear(p / "cell_head", cell_dim, PER_CELL, Default::default()),
+            bg_head: nn::linear(p / "bg_head", bg_dim, N_BG, Default::default()),
+            k,
+            cell_dim,
         }
     }
 
-    /// Penultimate features [n, feature_dim] of images [n, 3, R, R] in [-1, 1].
-    pub(crate) fn features(&self, x: &Tensor) -> Tensor {
-        let mut h = x.upsample_bilinear2d([INPUT, INPUT], false, None, None);
-        for (i, conv) in self.convs.iter().enumerate() {
-            h = conv.forward(&h).relu();
-            // pool after conv1, conv3, conv4: 24 → 12 → 6 → 3
-            if i == 1 || i == 3 || i == 4 {
+    /// Penultimate features [n, feature_dim] of images [n, 3, R, R] in [-1, 1]; `train`
+    /// selects batch statistics (training) or the running ones (inference).
+    pub(crate) fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        let n = x.size()[0];
+        // The median colour is the background: objects cover well under half the image.
+        let (median, _) = x.flatten(2, -1).median_dim(2, false);
+        let diff = x - median.view([n, 3, 1, 1]);
+        let norm = diff.square().sum_dim_intlist(1, true, Kind::Float).sqrt();
+        let side = GRID as i64 * self.k;
+        let mut h =
+            Tensor::cat(&[x, &diff, &norm], 1).upsample_bilinear2d([side, side], false, None, None);
+        for (i, (conv, bn)) in self.convs.iter().enumerate() {
+            h = bn.forward_t(&conv.forward(&h), train).relu();
+            if i == 1 {
                 h = h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
             }
         }
-        self.fc.forward(&h.flatten(1, -1)).relu()
+        let c = h.size()[1];
+        let kk = self.k / 2;
+        // [n, c, 3·kk, 3·kk] → [n, 9, c·kk·kk]: one row per cell, row-major like the scene.
+        let cells = h
+            .view([n, c, GRID as i64, kk, GRID as i64, kk])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([n, CELLS, c * kk * kk]);
+        let e = self.cell_fc.forward(&cells).relu().reshape([n, -1]);
+        let b = self
+            .bg_fc
+            .forward(&h.mean_dim([2i64, 3].as_slice(), false, Kind::Float))
+            .relu();
+        Tensor::cat(&[e, b], 1)
     }
 
-    /// (cell logits [n, 9, PER_CELL], background logits [n, 3]).
+    /// (cell logits [n, 9, PER_CELL], background logits [n, 3]) from the features.
     pub(crate) fn heads(&self, feat: &Tensor) -> (Tensor, Tensor) {
         let n = feat.size()[0];
-        (
-            self.cells.forward(feat).view([n, CELLS, PER_CELL]),
-            self.bg.forward(feat),
-        )
+        let split = CELLS * self.cell_dim;
+        let cells = feat.narrow(1, 0, split).view([n, CELLS, self.cell_dim]);
+        let bg = feat.narrow(1, split, feat.size()[1] - split);
+        (self.cell_head.forward(&cells), self.bg_head.forward(&bg))
     }
 }
 
@@ -127,7 +219,8 @@ impl std::fmt::Debug for Judge {
 }
 
 impl Judge {
-    /// A freshly initialised (untrained) judge.
+    /// A freshly initialised (untrained) judge. Call [`JudgeConfig::validate`] first for
+    /// user-given configurations; odd values are clamped here rather than panicking.
     pub fn new(config: JudgeConfig, device: Device) -> Judge {
         let vs = nn::VarStore::new(device);
         let net = JudgeNet::new(&vs.root(), &config);
@@ -138,8 +231,10 @@ impl Judge {
         self.vs.device()
     }
 
+    /// Length of [`Judge::features`] rows: 9 cell embeddings plus the background one.
     pub fn feature_dim(&self) -> usize {
-        self.config.feature_dim as usize
+        let (cell, bg) = self.config.split();
+        (CELLS * cell + bg) as usize
     }
 
     /// Loads `judge.json` and `judge.safetensors` from an artifact directory.
@@ -148,6 +243,7 @@ impl Judge {
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| EvalError::io(&cfg_path, e))?;
         let config: JudgeConfig =
             serde_json::from_str(&text).map_err(|e| EvalError::io(&cfg_path, e))?;
+        config.validate().map_err(|e| EvalError::io(&cfg_path, e))?;
         let mut judge = Judge::new(config, device);
         let w = dir.join(WEIGHTS_FILE);
         judge.vs.load(&w).map_err(|e| EvalError::io(&w, e))?;
@@ -188,12 +284,12 @@ impl Judge {
                 .narrow(0, i, b)
                 .to_device(self.device())
                 .to_kind(Kind::Float);
-            out.push(self.net.features(&x));
+            out.push(self.net.features(&x, false));
             i += b;
         }
         if out.is_empty() {
             return Ok(Tensor::zeros(
-                [0, self.config.feature_dim],
+                [0, self.feature_dim() as i64],
                 (Kind::Float, self.device()),
             ));
         }

@@ -21,25 +21,25 @@ pub fn run_judge_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()
         width: usize_or(p, "width", d.width as usize)? as i64,
         feature_dim: usize_or(p, "feature_dim", d.feature_dim as usize)? as i64,
         log_every: usize_or(p, "log_every", d.log_every)?,
+        check_every: usize_or(p, "check_every", d.check_every)?,
+        val_scenes: usize_or(p, "val_scenes", d.val_scenes)?,
+        target: f64_or(p, "target", d.target)?,
     };
     let held_out = usize_or(p, "held_out", 2000)?;
     let threshold = f64_or(p, "min_accuracy", MIN_ACCURACY)?;
     let device = ddmd_science::device_for_job();
     sink.log(format!(
-        "judge: {} iterations, batch {}, resolution {}, objects {}..={}, device {device:?}",
-        tp.iterations, tp.batch, cfg.resolution, cfg.min_objects, cfg.max_objects
+        "judge: at most {} iterations (stop at {:.1}% per category), batch {}, resolution {}, objects {}..={}, device {device:?}, threads {}",
+        tp.iterations, tp.target * 100.0, tp.batch, cfg.resolution, cfg.min_objects, cfg.max_objects, tch::get_num_threads()
     ))?;
     let t = std::time::Instant::now();
     let mut judge = train_judge_with(&cfg, &tp, device, sink)?;
     let acc = judge_accuracy(&judge, &cfg, held_out, tp.seed)?;
+    let ran = judge.config.iterations as i64;
     for (cat, v) in &acc.per_category {
-        sink.metric(&format!("judge/acc/{cat}"), tp.iterations as i64, *v)?;
+        sink.metric(&format!("judge/acc/{cat}"), ran, *v)?;
     }
-    sink.metric(
-        "judge/train_s",
-        tp.iterations as i64,
-        t.elapsed().as_secs_f64(),
-    )?;
+    sink.metric("judge/train_s", ran, t.elapsed().as_secs_f64())?;
     sink.log(format!(
         "judge accuracy on held-out scenes:\n{}",
         acc.render()
