@@ -8,7 +8,8 @@ driver checks that the re-run executed nothing (ours: no new run rows ran; DVC: 
 import tempfile
 from pathlib import Path
 
-from common import DDMD, DDMD_LEAN, ROOT, BenchError, Row, Sample, ddmd, ddmd_query, lean_available, run
+from common import (DDMD, DDMD_LEAN, ROOT, BenchError, Row, Sample, ddmd, ddmd_query,
+                    lean_available, run)
 
 DVC = str(ROOT / ".venv/bin/dvc")
 

@@ -11,7 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from common import EXAMPLES, PY, ROOT, BenchError, Row, Sample, run, run_peak_rss
+from common import (EXAMPLES, PY, ROOT, BenchError, Row, Sample, paired_ratio, run,
+                    run_peak_rss)
 
 STEP_RE = re.compile(r"distill step (\w+) \(batch (\d+).*median ([\d.]+) ms")
 PARAMS_RE = re.compile(r"threads (\d+), params (\d+)")
@@ -34,7 +35,7 @@ def _peer(iters, batch):
 
 
 def step_rows(size):
-    iters, batch, reps = size["step_iters"], size["step_batch"], size["reps"]
+    iters, batch, reps = size["step_iters"], size["step_batch"], size["step_reps"]
     hybrid, coupled, python = [], [], []
     threads = params = py_params = py_threads = None
     for _ in range(reps):  # interleaved, so load drifts hit both sides alike
@@ -47,14 +48,15 @@ def step_rows(size):
     if params != py_params:
         raise BenchError(f"parameter counts differ: ours {params}, PyTorch mirror {py_params}")
     ours, peer = Sample(hybrid, "ms"), Sample(python, "ms")
-    ratio = ours.median / peer.median
+    ratio = paired_ratio(ours, peer)
     note = (f"distill iteration (generator update + 5 fake updates), batch {batch}, 16×16, "
             f"UNet 32/64 with {params:,} parameters; {iters} timed iterations per repetition "
-            f"(median), threads ours {threads} / PyTorch {py_threads}")
+            f"(median); ratio = median over repetitions of ours/peer run back to back; "
+            f"threads ours {threads} / PyTorch {py_threads}")
     r1 = Row("1. decoupled-DMD step vs PyTorch eager (CPU)", ours, peer, ratio, "≤ 0.9×",
              ratio <= 0.9, [note])
     c = Sample(coupled, "ms")
-    ratio2 = ours.median / c.median
+    ratio2 = paired_ratio(ours, c)
     r2 = Row("2a. decoupled vs coupled step time", ours, c, ratio2, "≤ 1.15×", ratio2 <= 1.15,
              ["same process, same network and batch as row 1"])
     return [r1, r2]
@@ -78,7 +80,7 @@ def memory_row(size):
                 rss[schedule].append(run_peak_rss(
                     [stage, "distill", str(work), str(teacher), json.dumps(params)]))
     ours, peer = Sample(rss["hybrid"], "MiB"), Sample(rss["coupled"], "MiB")
-    ratio = ours.median / peer.median
+    ratio = paired_ratio(ours, peer)
     return [Row("2b. decoupled vs coupled peak memory", ours, peer, ratio, "≤ 1.05×",
                 ratio <= 1.05,
                [f"peak RSS (getrusage of the child) of `run_stage distill`, {iters} iterations, "

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DDMD, DDMD_LEAN, PY, ROOT, BenchError, Row, Sample, ddmd, ddmd_query, lean_available, run
+from common import (DDMD, DDMD_LEAN, PY, ROOT, BenchError, Row, Sample, ddmd, ddmd_query,
+                    lean_available, paired_ratio, run)
 
 EMIT = ROOT / "bench/peers/emit_events.py"
 PEER = ROOT / "bench/peers/mlflow_peer.py"
@@ -91,14 +92,14 @@ def log_rows(size):
             _, out, _ = run([PY, str(PEER), "log", str(tmp / f"mlflow{i}.db"), str(n_peer)])
             peer.append(json.loads(out.strip().splitlines()[-1])["points_per_s"])
     o, p = Sample(ours, "pts/s"), Sample(peer, "pts/s")
-    ratio = o.median / p.median
+    ratio = paired_ratio(o, p)
     w_in, w_alone = Sample(writer_in, "pts/s"), Sample(writer_alone, "pts/s")
     r3 = Row("3a. log metric points from a running job (Python helper) vs MLflow log_batch", o, p, ratio,
              "≥ 100×", ratio >= 100,
              [f"ours: {n:,} points through `ddmd-pipe run`, first write → all rows ingested; "
               f"MLflow: {n_peer:,} points (SQLite, log_batch of 1,000); ratio per point"])
     ing = Sample(ingest, "pts/s")
-    ratio_b = ing.median / p.median
+    ratio_b = paired_ratio(ing, p)
     r3b = Row("3b. the same, events serialised beforehand (ingest-bound) vs MLflow", ing, p,
               ratio_b, "≥ 100×", ratio_b >= 100,
               ["the job appends pre-written JSON lines (`cat`) to $DDMD_EVENTS: first write "

@@ -93,6 +93,13 @@ class Sample:
         return f"{txt} {self.unit} ±{self.spread():.0f}% (n={len(self.values)})"
 
 
+def paired_ratio(ours, peer):
+    """Median of per-repetition ratios ours_i / peer_i. The two sides of a repetition run back
+    to back, so on a machine shared with other work this cancels most of the load drift that a
+    ratio of medians would keep."""
+    return statistics.median(o / p for o, p in zip(ours.values, peer.values))
+
+
 @dataclass
 class Row:
     """One line of the table. `ratio` is ours/peer in the direction the goal is stated."""

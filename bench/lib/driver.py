@@ -21,13 +21,13 @@ import c_step
 import c_track
 
 SIZES = {
-    "tiny": dict(reps=1, step_iters=2, step_batch=8, mem_iters=2, log_points=20_000,
+    "tiny": dict(reps=1, step_reps=1, step_iters=2, step_batch=8, mem_iters=2, log_points=20_000,
                  mlflow_points=5_000, runs=30, fid_d=256, fid_n=600, pack_jobs=24,
                  pack_range=(0.1, 0.3), pack_reps=1),
-    "small": dict(reps=3, step_iters=8, step_batch=32, mem_iters=4, log_points=1_000_000,
+    "small": dict(reps=3, step_reps=5, step_iters=4, step_batch=32, mem_iters=4, log_points=1_000_000,
                   mlflow_points=100_000, runs=1000, fid_d=2048, fid_n=5000, pack_jobs=200,
                   pack_range=(0.2, 1.0), pack_reps=1),
-    "large": dict(reps=5, step_iters=20, step_batch=32, mem_iters=10, log_points=1_000_000,
+    "large": dict(reps=5, step_reps=7, step_iters=10, step_batch=32, mem_iters=10, log_points=1_000_000,
                   mlflow_points=1_000_000, runs=1000, fid_d=2048, fid_n=10000, pack_jobs=200,
                   pack_range=(0.2, 1.0), pack_reps=3),
 }
@@ -61,7 +61,7 @@ def main():
     a = ap.parse_args()
     size = dict(SIZES[a.size])
     if a.reps:
-        size["reps"] = a.reps
+        size["reps"] = size["step_reps"] = a.reps
     names = a.only or list(COMPARISONS)
     t0 = time.time()
     load0 = load_average()
