@@ -97,6 +97,8 @@ pub struct Dispatcher<'a> {
     stop_tx: watch::Sender<Stop>,
     stopping: bool,
     summary: Summary,
+    /// Stages already warned about running GPU jobs on CPU.
+    warned_cpu: std::collections::HashSet<ddmd_core::StageName>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -127,6 +129,7 @@ impl<'a> Dispatcher<'a> {
             stop_tx,
             stopping: false,
             summary: Summary::default(),
+            warned_cpu: Default::default(),
             opts,
         }
     }
@@ -244,10 +247,11 @@ impl<'a> Dispatcher<'a> {
                     .await?;
                     continue;
                 }
-                if self.attempts[ix] == 0 {
+                // Once per stage: a matrix of GPU jobs would otherwise repeat it per job.
+                if self.attempts[ix] == 0 && self.warned_cpu.insert(job.stage.clone()) {
                     self.progress.println(&format!(
-                        "warning: {} asks for {} GPU(s); none is available, running on CPU",
-                        job.id, job.resources.gpus
+                        "warning: stage {} asks for {} GPU(s) per job; none is available, its jobs run on CPU",
+                        job.stage, job.resources.gpus
                     ));
                 }
             }

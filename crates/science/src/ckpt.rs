@@ -72,6 +72,37 @@ pub fn latest(root: &Path) -> Result<Option<Checkpoint>, CkptError> {
     Ok(list(root)?.pop())
 }
 
+/// The newest checkpoint whose `parts` and state all read back. A damaged one (a disk that
+/// filled up, a file truncated by hand) is renamed `<dir>.corrupt` and reported through
+/// `warn`, and the previous one is tried, down to none (start from iteration 0). Nothing is
+/// restored before a checkpoint is known to be whole, so a fallback never mixes weights.
+pub fn latest_valid(
+    root: &Path,
+    parts: &[&str],
+    mut warn: impl FnMut(String),
+) -> Result<Option<Checkpoint>, CkptError> {
+    let mut all = list(root)?;
+    while let Some(c) = all.pop() {
+        let check = parts
+            .iter()
+            .try_for_each(|p| c.tensors(p).map(|_| ()))
+            .and_then(|_| c.state().map(|_| ()));
+        match check {
+            Ok(()) => return Ok(Some(c)),
+            Err(e) => {
+                let aside = c.dir.with_extension("corrupt");
+                let _ = std::fs::remove_dir_all(&aside);
+                std::fs::rename(&c.dir, &aside).map_err(io(&c.dir))?;
+                warn(format!(
+                    "ignoring damaged checkpoint (moved to {}): {e}",
+                    aside.display()
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Writes a checkpoint atomically and prunes old ones.
 pub fn save(
     root: &Path,

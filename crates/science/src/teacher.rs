@@ -104,7 +104,12 @@ pub fn train_teacher(
 
     let ckpt_root = work_dir.join("ckpt");
     let mut start = 0;
-    if let Some(c) = ckpt::latest(&ckpt_root)? {
+    let mut warnings = Vec::new();
+    let valid = ckpt::latest_valid(&ckpt_root, &["net", "ema", "opt"], |w| warnings.push(w))?;
+    for w in warnings {
+        sink.log(format!("teacher: {w}"))?;
+    }
+    if let Some(c) = valid {
         ckpt::restore_into(&c.tensors("net")?, &params, &c.dir)?;
         ckpt::restore_into(&c.tensors("ema")?, &ema_params, &c.dir)?;
         let state = c.state()?;

@@ -166,7 +166,16 @@ pub fn train_student(
     let mut controller = DmController::new(p.saturation_margin);
     let ckpt_root = work_dir.join("ckpt");
     let mut start = 0;
-    if let Some(c) = ckpt::latest(&ckpt_root)? {
+    let mut parts = vec!["student", "fake", "opt_g", "opt_f"];
+    if !gan_params.is_empty() {
+        parts.push("gan");
+    }
+    let mut warnings = Vec::new();
+    let valid = ckpt::latest_valid(&ckpt_root, &parts, |w| warnings.push(w))?;
+    for w in warnings {
+        sink.log(format!("distill: {w}"))?;
+    }
+    if let Some(c) = valid {
         ckpt::restore_into(&c.tensors("student")?, &student_params, &c.dir)?;
         ckpt::restore_into(&c.tensors("fake")?, &fake_params, &c.dir)?;
         if !gan_params.is_empty() {
