@@ -1,7 +1,6 @@
 include!("build/torch_rpath.rs");
 fn main() {
-    // Only the `science` feature links libtorch; an orchestrator-only build needs none of it.
-    if std::env::var_os("CARGO_FEATURE_SCIENCE").is_some() {
-        torch_link_args();
-    }
+    // The orchestrator binary never links libtorch; its integration tests do (they use the
+    // science crate's checkpoint code), so only they get the rpath.
+    torch_link_args_for("-tests");
 }

@@ -35,20 +35,23 @@ pub enum Command {
     Runs(RunsCommand),
     /// Run read-only SQL against the run database.
     Query(QueryArgs),
-    /// Fréchet Inception Distance between two image folders or .npz statistics.
-    #[cfg(feature = "science")]
-    Fid(ddmd_eval::FidArgs),
-    /// Sample images from a teacher or student checkpoint.
-    #[cfg(feature = "science")]
-    Sample(ddmd_science::SampleArgs),
+    /// Fréchet Inception Distance between two image folders or .npz statistics
+    /// (`ddmd-pipe fid --help` for the options).
+    #[command(disable_help_flag = true)]
+    Fid {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Sample images from a teacher or student checkpoint (`ddmd-pipe sample --help`).
+    #[command(disable_help_flag = true)]
+    Sample {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
     /// Re-render a pipeline's report from the database alone.
-    #[cfg(feature = "reports")]
     Report(ddmd_report::ReportArgs),
     /// Show whether libtorch sees CUDA and which GPUs a run would use.
     Devices,
-    /// Internal: run one built-in job (`ddmd-pipe worker <job.json>`).
-    #[command(hide = true)]
-    Worker { job: PathBuf },
 }
 
 #[derive(Args, Debug, Clone)]

@@ -58,11 +58,21 @@ fn print_error(msg: &str) {
 
 fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
     match cmd {
-        // The worker and the pure commands need no async runtime.
-        Command::Worker { job } => commands::worker::worker(&job),
+        // The pure commands need no async runtime; tensor commands run in the worker binary.
         Command::Schema => commands::plan::schema(),
+        Command::Validate(a) => commands::plan::validate(&a, home),
+        Command::Fid { args } => Err(builtin::exec_worker("fid", &args)),
+        Command::Sample { args } => Err(builtin::exec_worker("sample", &args)),
         Command::Devices => {
-            print!("{}", builtin::describe_devices());
+            let status = std::process::Command::new(builtin::worker_path())
+                .arg("devices")
+                .status();
+            if !matches!(status, Ok(s) if s.success()) {
+                println!(
+                    "libtorch: no worker binary answered ({}); CPU only",
+                    builtin::worker_path().display()
+                );
+            }
             let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
             match sched::pool::discover_gpus(
                 None,
@@ -75,14 +85,6 @@ fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Validate(a) => commands::plan::validate(&a, home),
-        #[cfg(feature = "science")]
-        Command::Sample(a) => ddmd_science::sample_command(&a).map(|_| 0),
-        #[cfg(feature = "science")]
-        Command::Fid(a) => ddmd_eval::fid_command(a).map(|fid| {
-            println!("FID: {fid:.6}");
-            0
-        }),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -100,7 +102,6 @@ async fn async_dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         Command::Runs(RunsCommand::List(a)) => commands::runs::list(&a, home).await,
         Command::Runs(RunsCommand::Show { run }) => commands::runs::show(run, home).await,
         Command::Query(a) => commands::runs::query(&a, home).await,
-        #[cfg(feature = "reports")]
         // report_command returns the path of index.html itself.
         Command::Report(a) => ddmd_report::report_command(&home.db(), &a).map(|index| {
             println!("{}", index.display());

@@ -215,7 +215,6 @@ fn a_database_file_that_is_not_one_gets_a_clear_error() {
     }
 }
 
-#[cfg(feature = "science")]
 mod checkpoints {
     use super::common::{text, Env};
     use ddmd_science::ckpt::{self, Part};

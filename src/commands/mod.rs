@@ -4,4 +4,3 @@ pub mod plan;
 pub mod run;
 pub mod runs;
 pub mod spec_load;
-pub mod worker;

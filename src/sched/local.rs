@@ -7,7 +7,7 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 pub enum Program<'a> {
-    /// `ddmd-pipe worker <job.json>` for built-in stages.
+    /// `ddmd-pipe-worker job <job.json>` for built-in stages.
     Worker { exe: &'a Path, job_json: &'a Path },
     /// `sh -c <command>` for command stages.
     Shell { command: &'a str },
@@ -27,7 +27,7 @@ pub fn spawn(
     let mut cmd = match program {
         Program::Worker { exe, job_json } => {
             let mut c = Command::new(exe);
-            c.arg("worker").arg(job_json);
+            c.arg("job").arg(job_json);
             c
         }
         Program::Shell { command } => {

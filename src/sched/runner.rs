@@ -116,7 +116,7 @@ impl Attempt {
         ];
         env.push(("DDMD_CPUS".into(), self.cpus.to_string()));
         env.extend(self.extra_env.iter().cloned());
-        let exe = worker_exe()?;
+        let exe = crate::builtin::worker_path();
         let program = match &self.command {
             Some(c) => Program::Shell { command: c },
             None => Program::Worker {
@@ -315,17 +315,5 @@ pub fn upstream_entry(home: &Home, job: &crate::plan::Job) -> UpstreamJob {
         point: job.point.clone(),
         params: job.params.clone(),
         artifact_dir: home.artifact_dir(&job.cache_key),
-    }
-}
-
-/// The binary workers run: this very one. When it was replaced on disk while the pipeline
-/// runs (a rebuild), `/proc/self/exe` still reaches the running version, so workers never mix
-/// versions with their orchestrator.
-fn worker_exe() -> std::io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    if exe.exists() {
-        Ok(exe)
-    } else {
-        Ok(PathBuf::from("/proc/self/exe"))
     }
 }

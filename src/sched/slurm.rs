@@ -1,5 +1,5 @@
 //! Slurm executor: each job attempt is one `sbatch` of a generated script that runs exactly
-//! what the local executor runs (`ddmd-pipe worker job.json` or `sh -c <command>`), with the
+//! what the local executor runs (`ddmd-pipe-worker job job.json` or `sh -c <command>`), with the
 //! same environment, in the shared job folder. The orchestrator stays on the submit host: it
 //! follows the job with `scontrol show job` (polled with backoff; no `sacct`, accounting is
 //! often off), tails the job's events into the store while it runs, cancels with `scancel`,

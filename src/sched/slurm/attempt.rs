@@ -210,7 +210,7 @@ async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<St
         ("DDMD_HOME".into(), jf.home.display().to_string()),
     ];
     env.extend(a.extra_env.iter().cloned());
-    let exe = std::env::current_exe().context("cannot find the ddmd-pipe executable")?;
+    let exe = crate::builtin::worker_path();
     let program = match &a.command {
         Some(c) => Program::Shell { command: c },
         None => Program::Worker {

@@ -54,7 +54,7 @@ pub fn render(
     ));
     match program {
         Program::Worker { exe, job_json } => s.push_str(&format!(
-            "{} worker {}\n",
+            "{} job {}\n",
             sh_quote(&exe.display().to_string()),
             sh_quote(&job_json.display().to_string())
         )),

@@ -1,0 +1,4 @@
+include!("../../build/torch_rpath.rs");
+fn main() {
+    torch_link_args();
+}
