@@ -187,6 +187,9 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     if summary.failed > 0 {
         sayln!("see `ddmd-pipe runs list --status failed --invocation {invocation_id}`");
     }
+    for index in report_paths(&plan, home) {
+        sayln!("report: {}", index.display());
+    }
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
     } else if summary.failed > 0 {
@@ -224,4 +227,28 @@ fn python_helper_env(home: &Home) -> anyhow::Result<Vec<(String, String)>> {
         }
     }
     Ok(vec![("PYTHONPATH".into(), path)])
+}
+
+/// Where the reports of this pipeline are, for the last line a user reads: the copy in
+/// `output_dir` when the stage sets one, else the report inside its artifact folder.
+fn report_paths(plan: &crate::plan::Plan, home: &Home) -> Vec<std::path::PathBuf> {
+    plan.jobs
+        .iter()
+        .filter(|j| j.kind == ddmd_core::StageKind::Report)
+        .filter_map(|j| {
+            let own = home
+                .artifact_dir(&j.cache_key)
+                .join("report")
+                .join("index.html");
+            let copy = j
+                .params
+                .get("output_dir")
+                .and_then(|v| v.as_str())
+                .map(|d| std::path::Path::new(d).join(&plan.pipeline).join("index.html"));
+            match copy {
+                Some(c) if c.exists() => Some(c),
+                _ => own.exists().then_some(own),
+            }
+        })
+        .collect()
 }
