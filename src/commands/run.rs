@@ -52,11 +52,24 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         // Slurm places jobs on GPUs; locally every job "fits" and waits in Slurm's queue.
         (0..SLURM_VIRTUAL_GPUS).collect()
     } else {
+        // Counting CUDA devices means starting the worker, which loads libtorch (~0.5 s):
+        // skip it when no GPU job can run (every one already has its result, nothing forced).
+        let gpu_job_may_run = args.force.is_some()
+            || plan
+                .jobs
+                .iter()
+                .any(|j| j.resources.gpus > 0 && !home.artifact_dir(&j.cache_key).is_dir());
         discover_gpus(
             args.fake_gpus,
             args.gpus.as_deref(),
             visible.as_deref(),
-            crate::builtin::cuda_device_count,
+            || {
+                if gpu_job_may_run {
+                    crate::builtin::cuda_device_count()
+                } else {
+                    0
+                }
+            },
         )
         .map_err(bad)?
     };
