@@ -257,7 +257,11 @@ fn report_paths(plan: &crate::plan::Plan, home: &Home) -> Vec<std::path::PathBuf
                 .params
                 .get("output_dir")
                 .and_then(|v| v.as_str())
-                .map(|d| std::path::Path::new(d).join(&plan.pipeline).join("index.html"));
+                .map(|d| {
+                    std::path::Path::new(d)
+                        .join(&plan.pipeline)
+                        .join("index.html")
+                });
             match copy {
                 Some(c) if c.exists() => Some(c),
                 _ => own.exists().then_some(own),

@@ -34,10 +34,7 @@ pub enum EventKind {
     },
     /// A file or folder the job produced; `path` is relative to the job's artifact directory
     /// (or absolute for command stages that write elsewhere).
-    Artifact {
-        name: String,
-        path: String,
-    },
+    Artifact { name: String, path: String },
     Log {
         #[serde(default = "default_level")]
         level: String,
@@ -276,7 +273,12 @@ impl EventSink {
         })
     }
 
-    pub fn status(&mut self, state: &str, key: Option<&str>, message: Option<&str>) -> io::Result<()> {
+    pub fn status(
+        &mut self,
+        state: &str,
+        key: Option<&str>,
+        message: Option<&str>,
+    ) -> io::Result<()> {
         self.emit(EventKind::Status {
             state: state.to_string(),
             key: key.map(str::to_string),
@@ -332,8 +334,10 @@ mod tests {
 
     #[test]
     fn python_bare_nan_is_accepted() {
-        let e = Event::parse_line(r#"{"seq": 1, "type": "metric", "key": "a NaN key", "step": 2, "value": NaN}"#)
-            .unwrap();
+        let e = Event::parse_line(
+            r#"{"seq": 1, "type": "metric", "key": "a NaN key", "step": 2, "value": NaN}"#,
+        )
+        .unwrap();
         match e.kind {
             EventKind::Metric { key, value, .. } => {
                 assert_eq!(key, "a NaN key");
@@ -341,7 +345,9 @@ mod tests {
             }
             other => panic!("wrong kind {other:?}"),
         }
-        let e = Event::parse_line(r#"{"seq": 1, "type": "metric", "key": "k", "value": -Infinity}"#).unwrap();
+        let e =
+            Event::parse_line(r#"{"seq": 1, "type": "metric", "key": "k", "value": -Infinity}"#)
+                .unwrap();
         assert!(matches!(e.kind, EventKind::Metric { value, .. } if value == f64::NEG_INFINITY));
     }
 
