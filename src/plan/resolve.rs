@@ -70,7 +70,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     continue;
                 };
                 let labels: Vec<(String, String)> =
-                    point.iter().map(|(k, v)| (k.clone(), label(v))).collect();
+                    point.iter().map(|(k, v)| (k.clone(), ddmd_spec::label_of(v))).collect();
                 let id = ddmd_spec::job_name(&name, &labels);
 
                 let mut params = spec.defaults.clone();
@@ -215,19 +215,6 @@ fn join(a: &Map<String, Value>, b: &Map<String, Value>) -> Option<Map<String, Va
         }
     }
     Some(out)
-}
-
-/// How a point value appears in a job name.
-pub fn label(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(m) => m
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string()),
-        other => other.to_string(),
-    }
 }
 
 /// Recursive merge: mappings merge key by key, anything else replaces.
