@@ -69,8 +69,10 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 let Some(point) = join(inherited, &own_map) else {
                     continue;
                 };
-                let labels: Vec<(String, String)> =
-                    point.iter().map(|(k, v)| (k.clone(), ddmd_spec::label_of(v))).collect();
+                let labels: Vec<(String, String)> = point
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ddmd_spec::label_of(v)))
+                    .collect();
                 let id = ddmd_spec::job_name(&name, &labels);
 
                 let mut params = spec.defaults.clone();
