@@ -43,7 +43,7 @@ stages:
         p = pids.display()
     );
     let p = env.pipeline("s.yaml", &pipe);
-    let mut child = env
+    let child = env
         .cmd()
         .args([
             "run",

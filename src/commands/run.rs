@@ -183,6 +183,13 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         "succeeded"
     };
     store.end_invocation(invocation_id, status).await?;
+    // Close the writer explicitly: a dropped sqlx connection is closed on its worker thread,
+    // which the process may outlive by nothing, leaving the WAL un-checkpointed beside the
+    // file. Durable either way, but a clean exit should leave one self-contained file.
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close().await?,
+        Err(_) => tracing::debug!("run database still shared at exit; left to drop"),
+    }
     sayln!(
         "{status} in {:.1}s: {} succeeded, {} cached, {} failed, {} skipped, {} cancelled{}",
         t0.elapsed().as_secs_f64(),

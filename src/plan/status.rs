@@ -45,6 +45,7 @@ impl History {
                  WHERE r.status = 'succeeded' GROUP BY r.cache_key, r.job_name, p.name",
             )
             .await?;
+        store.close().await?;
         for row in res.rows {
             let key = row[0].as_str().unwrap_or_default().to_string();
             let job = row[1].as_str().unwrap_or_default().to_string();

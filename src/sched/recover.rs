@@ -24,12 +24,12 @@ pub async fn recover_stale(
     }
     // Which orchestrators are still alive on this host.
     let reader = ReadStore::open(db).await?;
-    let mut owners: HashMap<i64, (i64, String)> = HashMap::new();
-    for row in reader
+    let running = reader
         .query("SELECT id, pid, host FROM invocations WHERE status = 'running'")
-        .await?
-        .rows
-    {
+        .await?;
+    reader.close().await?;
+    let mut owners: HashMap<i64, (i64, String)> = HashMap::new();
+    for row in running.rows {
         let id = row[0].as_i64().unwrap_or(-1);
         let pid = row[1].as_i64().unwrap_or(-1);
         let h = row[2].as_str().unwrap_or_default().to_string();

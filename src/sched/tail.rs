@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(evs.len(), 1);
         assert_eq!(t.malformed.len(), 1);
         assert_eq!(t.malformed[0].0, 2);
-        write!(f, "pe\":\"log\",\"message\":\"hi\"}}\n").unwrap();
+        writeln!(f, "pe\":\"log\",\"message\":\"hi\"}}").unwrap();
         f.flush().unwrap();
         let evs = t.poll().unwrap();
         assert_eq!(evs.len(), 1);

@@ -62,3 +62,40 @@ pub(crate) async fn open_reader(path: &Path) -> Result<SqliteConnection, StoreEr
         })?;
     Ok(conn)
 }
+
+/// An exclusive `flock` on `<db>.migrate.lock`, held while migrations are checked and applied.
+/// The kernel drops it when the file closes or the process dies, so a crash never leaves it.
+pub(crate) struct MigrationLock {
+    _file: std::fs::File,
+}
+
+impl MigrationLock {
+    pub(crate) async fn acquire(db_path: &Path) -> Result<MigrationLock, StoreError> {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".migrate.lock");
+        let lock_path = std::path::PathBuf::from(name);
+        let err_path = lock_path.clone();
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            // SAFETY: flock on a descriptor we own; blocking is fine on this blocking thread.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(file)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|source| StoreError::Lock {
+            path: err_path,
+            source,
+        })?;
+        Ok(MigrationLock { _file: file })
+    }
+}

@@ -18,6 +18,11 @@ pub enum StoreError {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("cannot lock {path} to migrate the run database: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no run database at {path}: nothing has been run with this home yet")]
     Missing { path: PathBuf },
     /// A statement that would change the database, sent through a read-only connection.

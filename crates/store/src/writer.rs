@@ -37,6 +37,10 @@ impl Store {
     /// Opens (creating folders and file as needed) and migrates the database at `db_path`.
     pub async fn open(db_path: &Path) -> Result<Store, StoreError> {
         let mut conn = connect::open_writer(db_path).await?;
+        // sqlx's SQLite migrator takes no lock: two processes opening a new database at once
+        // would both see "nothing applied" and the second would fail on CREATE TABLE. Holding
+        // an exclusive flock on a sibling file for the check-and-apply makes it one at a time.
+        let _guard = connect::MigrationLock::acquire(db_path).await?;
         crate::MIGRATOR
             .run(&mut conn)
             .await

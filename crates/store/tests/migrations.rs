@@ -132,3 +132,45 @@ async fn a_database_from_migration_0001_is_migrated_forward_with_its_data() {
     let n = r.query("SELECT count(*) FROM metrics").await.unwrap();
     assert_eq!(n.rows[0][0], 6);
 }
+
+/// Several writers opening one new file at the same moment (two pipelines started together on
+/// a fresh home): every open succeeds and the schema is applied once.
+#[test]
+fn writers_opening_a_new_file_together_all_succeed() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("runs.sqlite");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let db = db.clone();
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    start.wait();
+                    rt.block_on(async {
+                        let store = Store::open(&db).await.map_err(|e| e.to_string())?;
+                        store.close().await.map_err(|e| e.to_string())
+                    })
+                })
+            })
+            .collect();
+        for h in handles {
+            let r = h.join().unwrap();
+            assert!(r.is_ok(), "round {round}: {}", r.unwrap_err());
+        }
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let n = rt.block_on(async {
+            let r = ReadStore::open(&db).await.unwrap();
+            r.query("SELECT count(*) FROM _sqlx_migrations")
+                .await
+                .unwrap()
+                .rows[0][0]
+                .as_i64()
+        });
+        assert_eq!(n, Some(MIGRATOR.iter().count() as i64), "round {round}");
+    }
+}

@@ -6,9 +6,6 @@ use crate::regularize::pixel_moments;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// |x| above this counts as saturated.
-pub const SATURATION_LEVEL: f64 = 1.05;
-
 /// Reference statistics of the data the student should match.
 #[derive(Debug, Clone)]
 pub struct DataStats {
@@ -33,9 +30,9 @@ pub struct PixelStats {
     pub pixel_mean: f64,
     /// Mean over images of the per-image, per-channel pixel variance.
     pub pixel_var: f64,
-    /// Fraction of values more than 5% outside the data range [-1, 1] (the data has none):
-    /// the "neon" explosion the seed describes shows up here first. The margin keeps a slight
-    /// overshoot of a black (-1) background from counting.
+    /// Fraction of values outside the data range [-1, 1] (the data has none): the "neon"
+    /// explosion the seed describes shows up here first. A slight overshoot of the black (-1)
+    /// background counts too, so read its trend across iterations, not its level.
     pub saturated: f64,
     pub channel_mean: [f64; 3],
     /// Student minus data per-channel mean (zero when no reference is given).
