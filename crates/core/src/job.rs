@@ -48,7 +48,8 @@ impl StageKind {
             StageKind::Command => 1,
             StageKind::Teacher => 1,
             StageKind::Judge => 1,
-            StageKind::Distill => 1,
+            // 2: the GAN discriminator's initialisation follows the run's seed.
+            StageKind::Distill => 2,
             StageKind::Evaluate => 1,
             StageKind::Report => 1,
         }

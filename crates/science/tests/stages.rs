@@ -1,12 +1,14 @@
 //! Stage-level tests: resume after a real crash (the process aborts right after a
-//! checkpoint and is restarted), noise-level ranges per schedule, batched teacher calls.
+//! checkpoint and is restarted) for the teacher and for distillation, noise-level ranges per
+//! schedule, batched teacher calls.
 
 use ddmd_core::EventSink;
 use ddmd_science::data::{ShapesConfig, ShapesWorld};
 use ddmd_science::distill::levels::{NoiseDraw, Schedule, TauRange};
 use ddmd_science::distill::loss::{generator_loss, LossConfig, RegInputs};
+use ddmd_science::distill::{train_student, TeacherSource, STUDENT_FILE};
 use ddmd_science::nets::Network;
-use ddmd_science::params::TeacherParams;
+use ddmd_science::params::{DistillParams, TeacherParams};
 use ddmd_science::regularize::Regularizer;
 use ddmd_science::teacher::{teacher_spec, train_teacher};
 use std::collections::HashMap;
@@ -57,9 +59,17 @@ fn weights(path: &Path) -> HashMap<String, Tensor> {
 #[test]
 fn resume_after_crash_gives_identical_weights() {
     let root = tempfile::tempdir().unwrap();
+    // Both runs in child processes: the test harness runs other tests on threads of this
+    // process at the same time, and torch's reductions may then split work differently, which
+    // moves results by an ulp; two fresh processes compute alike.
     let straight = root.path().join("straight");
     std::fs::create_dir_all(&straight).unwrap();
-    run_tiny_teacher(&straight);
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_teacher_run", "--nocapture"])
+        .env("DDMD_TEST_CHILD_DIR", &straight)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the straight run failed");
 
     // A real process, aborted (SIGABRT) after iteration 4: the checkpoint of iteration 3 exists,
     // iteration 4's work is lost.
@@ -80,7 +90,12 @@ fn resume_after_crash_gives_identical_weights() {
         !crashed.join("ema.safetensors").exists(),
         "the crashed run must not have finished"
     );
-    run_tiny_teacher(&crashed);
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_teacher_run", "--nocapture"])
+        .env("DDMD_TEST_CHILD_DIR", &crashed)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the resumed run failed");
     let events = std::fs::read_to_string(crashed.join("events.jsonl")).unwrap();
     assert!(
         events.contains("resumed from"),
@@ -110,6 +125,120 @@ fn resume_after_crash_gives_identical_weights() {
         .map(|(k, t)| (t - &a[k]).abs().max().double_value(&[]))
         .fold(0.0, f64::max);
     assert!(moved > 1e-4);
+}
+
+fn tiny_distill_params(regularizer: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(&format!(
+        r#"{{"iterations": 6, "batch": 3, "fake_updates": 2, "checkpoint_every": 3,
+            "monitor_every": 2, "regularizer": "{regularizer}", "seed": 5}}"#
+    ))
+    .unwrap()
+}
+
+/// The tiny teacher every distill test uses, trained once per test into `dir/teacher`.
+fn tiny_teacher(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("teacher");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_tiny_teacher(&dir);
+    dir
+}
+
+fn run_tiny_distill(teacher: &Path, regularizer: &str, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let m = tiny_distill_params(regularizer);
+    let p = DistillParams::from_map(&m).unwrap();
+    let mut sink = EventSink::open(&dir.join("events.jsonl"), 0).unwrap();
+    train_student(
+        &p,
+        &TeacherSource::Artifact(teacher.to_path_buf()),
+        &m,
+        dir,
+        Device::Cpu,
+        &mut sink,
+    )
+    .unwrap();
+}
+
+/// Entry point of the child process of `distill_resume_after_crash_gives_identical_weights`.
+#[test]
+#[ignore]
+fn child_distill_run() {
+    if let (Some(t), Some(dir), Ok(reg)) = (
+        std::env::var_os("DDMD_TEST_TEACHER_DIR"),
+        std::env::var_os("DDMD_TEST_CHILD_DIR"),
+        std::env::var("DDMD_TEST_REGULARIZER"),
+    ) {
+        if std::env::var_os("DDMD_TEST_DRAW_FIRST").is_some() {
+            // Random draws before training, as a longer-lived process would have made: the
+            // run must not depend on them (everything random follows the run's seed).
+            let _ = Tensor::randn([1000], (Kind::Float, Device::Cpu));
+        }
+        run_tiny_distill(Path::new(&t), &reg, Path::new(&dir));
+    }
+}
+
+/// A distill process killed after iteration 4 and restarted resumes from the checkpoint of
+/// iteration 3 (student, fake score, both optimisers, the GAN discriminator, the monitor) and
+/// ends with exactly the weights of an uninterrupted run — which made random draws of its own
+/// before starting, so the GAN head's initialisation must come from the run's seed.
+#[test]
+fn distill_resume_after_crash_gives_identical_weights() {
+    let root = tempfile::tempdir().unwrap();
+    let teacher = tiny_teacher(root.path());
+    for reg in ["dm", "gan"] {
+        // Every run in a child process (see the teacher test for why).
+        let child = |dir: &Path, abort: Option<&str>, draw_first: bool| {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.args(["--ignored", "--exact", "child_distill_run", "--nocapture"])
+                .env("DDMD_TEST_TEACHER_DIR", &teacher)
+                .env("DDMD_TEST_CHILD_DIR", dir)
+                .env("DDMD_TEST_REGULARIZER", reg);
+            if let Some(n) = abort {
+                c.env("DDMD_ABORT_AFTER_ITER", n);
+            }
+            if draw_first {
+                c.env("DDMD_TEST_DRAW_FIRST", "1");
+            }
+            c.status().unwrap().success()
+        };
+        let straight = root.path().join(format!("straight-{reg}"));
+        assert!(
+            child(&straight, None, true),
+            "{reg}: the straight run failed"
+        );
+
+        let crashed = root.path().join(format!("crashed-{reg}"));
+        assert!(
+            !child(&crashed, Some("4"), false),
+            "{reg}: the child should have crashed"
+        );
+        assert!(
+            crashed.join("ckpt/it-00000003").is_dir(),
+            "{reg}: checkpoint of iteration 3 missing"
+        );
+        assert!(
+            !crashed.join(STUDENT_FILE).exists(),
+            "{reg}: finished early"
+        );
+        assert!(
+            child(&crashed, None, false),
+            "{reg}: the resumed run failed"
+        );
+        let events = std::fs::read_to_string(crashed.join("events.jsonl")).unwrap();
+        assert!(events.contains("resumed from"), "{reg}: did not resume");
+
+        let a = weights(&straight.join(STUDENT_FILE));
+        let b = weights(&crashed.join(STUDENT_FILE));
+        assert_eq!(a.len(), b.len());
+        for (k, t) in &a {
+            let d = (t - &b[k]).abs().max().double_value(&[]);
+            assert!(d == 0.0, "{reg}: {k} differs by {d} after resume");
+        }
+        let s1 = std::fs::read_to_string(straight.join("stability.json")).unwrap();
+        let s2 = std::fs::read_to_string(crashed.join("stability.json")).unwrap();
+        assert_eq!(s1, s2, "{reg}: monitor state differs after resume");
+    }
 }
 
 #[test]

@@ -153,6 +153,10 @@ pub fn train_student(
         gan_weight: p.gan_weight,
         weight_decay: p.weight_decay,
     };
+    // The GAN discriminator is the one randomly initialised part; seeding here makes it a
+    // function of the run's seed, not of whatever the process drew before (a resumed run
+    // and a straight one must build the same head).
+    tch::manual_seed(p.seed as i64);
     let mut d = Distiller::new(teacher, cfg, DataMoments::from_batch(&reference))?;
     sink.log(format!(
         "distill: {}-step student, schedule {:?}, regularizer {:?}, ca {} dm {} alpha {} on {device:?}",
