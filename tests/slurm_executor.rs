@@ -201,6 +201,13 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
                 || (gpu == "[0]" && seen.trim() == format!("[1] {}", r[2])),
             "{r:?}: {seen}"
         );
+        // The run records the GPU Slurm granted, the one the job saw.
+        let devices = env.scalar(&format!(
+            "select coalesce(devices, '') from runs where id = {}",
+            r[0]
+        ));
+        let expect = seen.trim().split(' ').next().unwrap_or_default();
+        assert_eq!(format!("[{devices}]"), expect, "{r:?}");
         if r[1] == "broken" {
             assert!(r[5].contains("exited with code 3"), "{r:?}");
             assert!(r[5].contains("boom"), "the log tail is in the error: {r:?}");

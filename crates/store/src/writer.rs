@@ -215,6 +215,21 @@ impl Store {
         Ok(())
     }
 
+    /// Records the devices a run was given once they are known (on Slurm: after the job ran).
+    pub async fn set_devices(&self, run: RunId, devices: &[u32]) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock().await;
+        let res = sqlx::query("UPDATE runs SET devices = ? WHERE id = ?")
+            .bind(format_devices(devices))
+            .bind(run.0)
+            .execute(&mut *conn)
+            .await
+            .ctx(|| format!("set the devices of run {run}"))?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::UnknownRun(run));
+        }
+        Ok(())
+    }
+
     /// Records where a run's artifacts are being written before it ends, so that artifact
     /// events with relative paths can be measured as they arrive.
     pub async fn set_artifact_dir(&self, run: RunId, artifact_dir: &str) -> Result<(), StoreError> {

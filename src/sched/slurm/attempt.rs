@@ -124,6 +124,9 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob) -> anyhow::Result<Outcome> {
         }
     };
     a.drain(&mut tailer, run).await?;
+    if let Some(gpus) = read_gpus(&job_dir) {
+        a.store.set_devices(run, &gpus).await?;
+    }
 
     let outcome = if stopped_at.is_some() {
         Outcome {
@@ -195,9 +198,13 @@ async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<St
     let job_json = jf.job_dir.join("job.json");
     std::fs::write(&job_json, serde_json::to_vec_pretty(&*jf)?)
         .with_context(|| format!("cannot write {}", job_json.display()))?;
-    let exit = jf.job_dir.join(script::EXIT_FILE);
-    if exit.exists() {
-        std::fs::remove_file(&exit).with_context(|| format!("cannot remove {}", exit.display()))?;
+    // What an earlier attempt left must not be read as this attempt's.
+    for name in [script::EXIT_FILE, script::GPUS_FILE] {
+        let stale = jf.job_dir.join(name);
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("cannot remove {}", stale.display()))?;
+        }
     }
 
     // The local executor's environment (runner.rs), CUDA_VISIBLE_DEVICES aside.
@@ -260,6 +267,18 @@ async fn cancel(id: &str) {
     if let Err(e) = ctl::scancel(id).await {
         tracing::warn!("cannot cancel Slurm job {id}: {e}");
     }
+}
+
+/// The GPU ids the script recorded; `None` when it recorded none (a CPU job, or one that never
+/// started) or wrote something that is not a list of ids.
+fn read_gpus(job_dir: &Path) -> Option<Vec<u32>> {
+    let text = std::fs::read_to_string(job_dir.join(script::GPUS_FILE)).ok()?;
+    let ids: Vec<u32> = text
+        .trim()
+        .split(',')
+        .map(|s| s.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    (!ids.is_empty()).then_some(ids)
 }
 
 fn read_exit(job_dir: &Path) -> Option<i32> {

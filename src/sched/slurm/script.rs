@@ -14,6 +14,9 @@ pub enum Program<'a> {
 
 /// File (in the job folder) holding the exit code of the script's program.
 pub const EXIT_FILE: &str = "exit_code";
+/// File (in the job folder) where the script records the GPUs Slurm granted (`SLURM_JOB_GPUS`,
+/// the node's ids; else `CUDA_VISIBLE_DEVICES`), read back into the run's `devices`.
+pub const GPUS_FILE: &str = "slurm_gpus";
 /// File (in the job folder) holding the generated script.
 pub const SCRIPT_FILE: &str = "slurm.sh";
 
@@ -47,6 +50,11 @@ pub fn render(
     }
     if gpus == 0 {
         s.push_str("export CUDA_VISIBLE_DEVICES=\n");
+    } else {
+        s.push_str(&format!(
+            "printf '%s\\n' \"${{SLURM_JOB_GPUS:-${{CUDA_VISIBLE_DEVICES:-}}}}\" > {}\n",
+            sh_quote(&job_dir.join(GPUS_FILE).display().to_string())
+        ));
     }
     s.push_str(&format!(
         "cd {} || exit 1\n",
@@ -250,5 +258,41 @@ mod tests {
         assert_eq!(exit.trim(), "4");
         let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
         assert_eq!(out.trim(), format!("dir={} cvd=[]", dir.path().display()));
+        assert!(
+            !dir.path().join(GPUS_FILE).exists(),
+            "a CPU job records no GPU"
+        );
+    }
+
+    #[test]
+    fn a_gpu_job_records_the_gpus_slurm_granted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = render(
+            "run 2",
+            &[],
+            2,
+            dir.path(),
+            &Program::Shell { command: "true" },
+            dir.path(),
+        );
+        let script = dir.path().join(SCRIPT_FILE);
+        std::fs::write(&script, &text).unwrap();
+        for (env, expect) in [
+            (
+                vec![("SLURM_JOB_GPUS", "2,5"), ("CUDA_VISIBLE_DEVICES", "0,1")],
+                "2,5",
+            ),
+            (vec![("CUDA_VISIBLE_DEVICES", "1,3")], "1,3"),
+        ] {
+            let st = std::process::Command::new("/bin/sh")
+                .arg(&script)
+                .env_remove("SLURM_JOB_GPUS")
+                .envs(env)
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let got = std::fs::read_to_string(dir.path().join(GPUS_FILE)).unwrap();
+            assert_eq!(got.trim(), expect);
+        }
     }
 }
