@@ -4,10 +4,10 @@
 //! database keeps every point. plotters escapes the text it writes into the SVG.
 
 use crate::error::{ReportError, Result};
-use crate::model::RunRecord;
+use crate::model::{FinalValue, RunRecord};
 use crate::spec::{PlotKind, PlotSpec};
 use crate::stats::{downsample, fmt_num, mean_std, smooth};
-use crate::table::passes;
+use crate::table::{key_matches, passes};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -262,9 +262,23 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Final value of a metric for each run that has a finite one.
+/// A run's final value of `metric`, which may hold `*` as in table columns (`fid@*`: each run
+/// at its own step count); a pattern that matches several keys of one run gives nothing.
+fn final_of<'a>(r: &'a RunRecord, metric: &str) -> Option<&'a FinalValue> {
+    if let Some(f) = r.finals.get(metric) {
+        return Some(f);
+    }
+    if !metric.contains('*') {
+        return None;
+    }
+    let mut hits = r.finals.iter().filter(|(k, _)| key_matches(metric, k));
+    let (_, first) = hits.next()?;
+    hits.next().is_none().then_some(first)
+}
+
 fn finals<'a>(runs: &[&'a RunRecord], metric: &str) -> Vec<(&'a RunRecord, f64)> {
     runs.iter()
-        .filter_map(|r| r.finals.get(metric).map(|f| (*r, f.value)))
+        .filter_map(|r| final_of(r, metric).map(|f| (*r, f.value)))
         .filter(|(_, v)| v.is_finite())
         .collect()
 }
@@ -462,7 +476,11 @@ fn sweep_plot(
     }
     let groups = {
         let rs: Vec<&RunRecord> = numeric.iter().map(|n| n.0).collect();
-        group(&rs, spec.series.as_deref())
+        match spec.series.as_deref() {
+            Some(axis) => group(&rs, Some(axis)),
+            // Without a series axis the sweep is one line over all runs (not a run each).
+            None => vec![(spec.metric.clone(), rs)],
+        }
     };
     let mut all_y = Vec::new();
     // Per series: (x, mean, std, n) at each x.
@@ -570,7 +588,7 @@ fn scatter_plot(
     // One point per variant (seeds averaged), for runs that have both metrics.
     let mut variants: Vec<(String, String, Vec<f64>, Vec<f64>)> = Vec::new();
     for r in runs {
-        let (Some(x), Some(y)) = (r.finals.get(&spec.x), r.finals.get(&spec.metric)) else {
+        let (Some(x), Some(y)) = (final_of(r, &spec.x), final_of(r, &spec.metric)) else {
             continue;
         };
         if !(x.value.is_finite() && y.value.is_finite()) {
@@ -659,4 +677,82 @@ fn scatter_plot(
         root.present().map_err(|e| perr(title, e))?;
     }
     Ok((Some(buf), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64, point: &[(&str, &str)], finals: &[(&str, f64)]) -> RunRecord {
+        RunRecord {
+            id,
+            job_name: format!("evaluate[{id}]"),
+            point: point
+                .iter()
+                .map(|(a, v)| (a.to_string(), v.to_string()))
+                .collect(),
+            finals: finals
+                .iter()
+                .map(|(k, v)| (k.to_string(), FinalValue { step: 0, value: *v }))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn spec(kind: PlotKind, metric: &str, x: &str) -> PlotSpec {
+        PlotSpec {
+            kind,
+            title: None,
+            metric: metric.into(),
+            x: x.into(),
+            series: None,
+            smooth: 0.0,
+            filter: Default::default(),
+            log_y: false,
+        }
+    }
+
+    #[test]
+    fn a_sweep_without_series_is_one_line_over_all_runs() {
+        let runs: Vec<RunRecord> = [(1.5, 29.4), (4.0, 30.2), (8.0, 29.2)]
+            .iter()
+            .enumerate()
+            .map(|(i, (a, d))| run(i as i64, &[("alpha", &a.to_string())], &[("dpg@4", *d)]))
+            .collect();
+        let p = render_plot(0, &spec(PlotKind::Sweep, "dpg@4", "alpha"), &runs).unwrap();
+        let svg = p.svg.expect("a chart");
+        // The legend names the one line once (a line per run would name it three times).
+        assert_eq!(
+            svg.matches("\ndpg@4\n").count(),
+            2,
+            "axis title + one legend entry"
+        );
+    }
+
+    #[test]
+    fn plots_take_the_table_patterns() {
+        let runs = vec![
+            run(
+                1,
+                &[("model", "4-step")],
+                &[("fid@4", 53.0), ("throughput@4/bs16", 300.0)],
+            ),
+            run(
+                2,
+                &[("model", "8-step")],
+                &[("fid@8", 49.0), ("throughput@8/bs16", 180.0)],
+            ),
+        ];
+        let p = render_plot(
+            0,
+            &spec(PlotKind::Scatter, "fid@*", "throughput@*/bs16"),
+            &runs,
+        )
+        .unwrap();
+        assert!(p.svg.is_some(), "{:?}", p.note);
+        // Several matches in one run are no value, as in tables.
+        let both = vec![run(3, &[], &[("fid@4", 1.0), ("fid@8", 2.0), ("t", 1.0)])];
+        let p = render_plot(0, &spec(PlotKind::Scatter, "fid@*", "t"), &both).unwrap();
+        assert!(p.svg.is_none());
+    }
 }

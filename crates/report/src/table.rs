@@ -93,8 +93,20 @@ pub fn passes(run: &RunRecord, filter: &Filter) -> bool {
     })
 }
 
-/// `*` matches any run of characters; everything else literally.
+/// `*` matches any run of characters within one `/`-separated part of the key; everything else
+/// literally. So `dpg@*` is `dpg@4`, not also its breakdown `dpg@4/count`, and
+/// `throughput@*/bs16` is `throughput@4/bs16`.
 pub fn key_matches(pattern: &str, key: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == key;
+    }
+    let (pats, keys): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), key.split('/').collect());
+    pats.len() == keys.len() && pats.iter().zip(&keys).all(|(p, k)| part_matches(p, k))
+}
+
+/// [`key_matches`] within one part (no `/` in either).
+fn part_matches(pattern: &str, key: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == key;
     }
@@ -786,6 +798,12 @@ mod tests {
         assert!(key_matches("fid@4", "fid@4"));
         assert!(!key_matches("fid@4", "fid@40"));
         assert!(key_matches("power_w@*", "power_w@8"));
+        // `*` stays within one part: a breakdown key is not the headline key.
+        assert!(key_matches("dpg@*", "dpg@4"));
+        assert!(!key_matches("dpg@*", "dpg@4/count"));
+        assert!(key_matches("dpg@*/count", "dpg@4/count"));
+        assert!(key_matches("*/bs16", "throughput@4/bs16"));
+        assert!(!key_matches("throughput@*", "throughput@4/bs16"));
     }
 
     #[test]
