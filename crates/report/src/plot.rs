@@ -656,13 +656,16 @@ fn scatter_plot(
                     .label(name.clone())
                     .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
             }
-            let style =
-                TextStyle::from((FONT, 10).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+            // Labels run away from the nearer side edge, so none is cut off by the frame.
+            let font = TextStyle::from((FONT, 10).into_font());
+            let left = font.pos(Pos::new(HPos::Left, VPos::Bottom));
+            let right = font.pos(Pos::new(HPos::Right, VPos::Bottom));
+            let mid = (x0 + x1) / 2.0;
             chart
-                .draw_series(
-                    mine.iter()
-                        .map(|p| Text::new(shorten(&p.0, 28), (p.2, p.3), style.clone())),
-                )
+                .draw_series(mine.iter().map(|p| {
+                    let style = if p.2 > mid { &right } else { &left };
+                    Text::new(shorten(&p.0, 28), (p.2, p.3), style.clone())
+                }))
                 .map_err(|e| perr(title, e))?;
         }
         if spec.series.is_some() {
