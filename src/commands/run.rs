@@ -91,13 +91,8 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     } else {
         Vec::new()
     };
-    let recovered = recover_stale(
-        &store,
-        &home.db(),
-        pipeline_id,
-        &slurm::recover::keep_open(&attachable),
-    )
-    .await?;
+    let recovered =
+        recover_stale(&store, pipeline_id, &slurm::recover::keep_open(&attachable)).await?;
     if recovered > 0 {
         sayln!("recovered {recovered} run(s) left unfinished by an earlier orchestrator; they will be rerun");
     }
@@ -238,7 +233,11 @@ fn python_helper_env(home: &Home) -> anyhow::Result<Vec<(String, String)>> {
     let file = dir.join("ddmd_events.py");
     let src = include_str!("../../python/ddmd_events.py");
     if std::fs::read_to_string(&file).ok().as_deref() != Some(src) {
-        std::fs::write(&file, src)?;
+        // Written aside and renamed: another pipeline starting on this home may be importing
+        // it right now, and must never see half a file.
+        let tmp = dir.join(format!("ddmd_events.py.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, src)?;
+        std::fs::rename(&tmp, &file)?;
     }
     let mut path = dir.display().to_string();
     if let Ok(old) = std::env::var("PYTHONPATH") {

@@ -4,8 +4,7 @@
 
 use super::local;
 use super::tail::Tailer;
-use ddmd_store::{ReadStore, RunFinish, Store};
-use std::collections::HashMap;
+use ddmd_store::{RunFinish, Store};
 use std::path::Path;
 
 /// Closes the stale runs of `pipeline_id` (we hold its lock, so none of them is alive in
@@ -13,37 +12,33 @@ use std::path::Path;
 /// Runs in `keep` (Slurm jobs that are re-attached instead) are left open.
 pub async fn recover_stale(
     store: &Store,
-    db: &Path,
     pipeline_id: i64,
     keep: &std::collections::HashSet<ddmd_core::RunId>,
 ) -> anyhow::Result<usize> {
     let host = hostname();
-    let stale = store.unfinished_runs().await?;
-    if stale.is_empty() {
-        return Ok(0);
-    }
-    // Which orchestrators are still alive on this host.
-    let reader = ReadStore::open(db).await?;
-    let running = reader
-        .query("SELECT id, pid, host FROM invocations WHERE status = 'running'")
-        .await?;
-    reader.close().await?;
-    let mut owners: HashMap<i64, (i64, String)> = HashMap::new();
-    for row in running.rows {
-        let id = row[0].as_i64().unwrap_or(-1);
-        let pid = row[1].as_i64().unwrap_or(-1);
-        let h = row[2].as_str().unwrap_or_default().to_string();
-        owners.insert(id, (pid, h));
-    }
+    // Runs and their owners in one read: read apart, an orchestrator that ends in between
+    // would look dead while its runs still look unfinished.
+    let stale = store.unfinished_runs_with_owner().await?;
     let mut closed = 0;
     let mut dead_invocations = std::collections::BTreeSet::new();
-    for run in stale.into_iter().filter(|r| !keep.contains(&r.id)) {
+    for (run, owner) in stale.into_iter().filter(|(r, _)| !keep.contains(&r.id)) {
         let ours = run.pipeline_id == pipeline_id;
-        let alive = owners
-            .get(&run.invocation_id)
-            .map(|(pid, h)| *h == host && pid_alive(*pid))
-            .unwrap_or(false);
+        let alive = owner.is_some_and(|(pid, h)| h == host && pid_alive(pid));
         if !ours && alive {
+            continue;
+        }
+        let finish = RunFinish {
+            status: "cancelled".into(),
+            exit_code: None,
+            error: Some(format!(
+                "the orchestrator (invocation {}) stopped before this job ended; it is rerun",
+                run.invocation_id
+            )),
+            ended_at: ddmd_core::events::now_secs(),
+            artifact_dir: None,
+        };
+        // Guarded: a run that ended since the read above keeps its own status.
+        if !store.close_stale_run(run.id, &finish).await? {
             continue;
         }
         if let Some(pgid) = run.pgid {
@@ -61,21 +56,6 @@ pub async fn recover_stale(
                 store.ingest(run.id, &evs).await?;
             }
         }
-        store
-            .finish_run(
-                run.id,
-                &RunFinish {
-                    status: "cancelled".into(),
-                    exit_code: None,
-                    error: Some(format!(
-                        "the orchestrator (invocation {}) stopped before this job ended; it is rerun",
-                        run.invocation_id
-                    )),
-                    ended_at: ddmd_core::events::now_secs(),
-                    artifact_dir: None,
-                },
-            )
-            .await?;
         dead_invocations.insert(run.invocation_id);
         closed += 1;
     }

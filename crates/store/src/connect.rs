@@ -15,14 +15,20 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// plus the handful of writer statements; 256 keeps all of them prepared.
 const STATEMENT_CACHE: usize = 256;
 
-/// Opens the writer connection, creating the parent folders and the file.
-pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, StoreError> {
+/// Creates the folders that will hold the database file.
+fn create_parent(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
     }
+    Ok(())
+}
+
+/// Opens the writer connection, creating the parent folders and the file.
+pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, StoreError> {
+    create_parent(path)?;
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -63,7 +69,8 @@ pub(crate) async fn open_reader(path: &Path) -> Result<SqliteConnection, StoreEr
     Ok(conn)
 }
 
-/// An exclusive `flock` on `<db>.migrate.lock`, held while migrations are checked and applied.
+/// An exclusive `flock` on `<db>.migrate.lock`, held while the writer connection is opened
+/// (which may switch a new file to WAL) and migrations are checked and applied.
 /// The kernel drops it when the file closes or the process dies, so a crash never leaves it.
 pub(crate) struct MigrationLock {
     _file: std::fs::File,
@@ -71,6 +78,7 @@ pub(crate) struct MigrationLock {
 
 impl MigrationLock {
     pub(crate) async fn acquire(db_path: &Path) -> Result<MigrationLock, StoreError> {
+        create_parent(db_path)?;
         let mut name = db_path.as_os_str().to_owned();
         name.push(".migrate.lock");
         let lock_path = std::path::PathBuf::from(name);

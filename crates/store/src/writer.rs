@@ -6,7 +6,7 @@ use crate::error::{SqlContext, StoreError};
 use crate::ingest;
 use crate::model::{invocation_status, run_status, IngestStats, NewRun, RunFinish, RunRow};
 use crate::params::flatten_params;
-use crate::rows::{format_devices, run_row, RUN_COLUMNS};
+use crate::rows::{format_devices, run_columns_prefixed, run_row, RUN_COLUMNS};
 use ddmd_core::{events::now_secs, CacheKey, Event, RunId};
 use sqlx::{Connection, SqliteConnection};
 use std::path::{Path, PathBuf};
@@ -36,11 +36,14 @@ fn to_json(what: &'static str, v: &serde_json::Value) -> Result<String, StoreErr
 impl Store {
     /// Opens (creating folders and file as needed) and migrates the database at `db_path`.
     pub async fn open(db_path: &Path) -> Result<Store, StoreError> {
-        let mut conn = connect::open_writer(db_path).await?;
         // sqlx's SQLite migrator takes no lock: two processes opening a new database at once
-        // would both see "nothing applied" and the second would fail on CREATE TABLE. Holding
-        // an exclusive flock on a sibling file for the check-and-apply makes it one at a time.
+        // would both see "nothing applied" and the second would fail on CREATE TABLE. And the
+        // switch of a new file to WAL, done while connecting, takes an exclusive lock without
+        // waiting on the busy timeout, so a second opener fails at once with "database is
+        // locked". Holding an exclusive flock on a sibling file from before the connection is
+        // opened until the migrations are applied makes both one at a time.
         let _guard = connect::MigrationLock::acquire(db_path).await?;
+        let mut conn = connect::open_writer(db_path).await?;
         crate::MIGRATOR
             .run(&mut conn)
             .await
@@ -292,6 +295,54 @@ impl Store {
             return Err(StoreError::UnknownRun(run));
         }
         ingest::measure_missing_artifacts(&mut conn, run).await
+    }
+
+    /// Closes a run that recovery found unfinished, unless it has ended since (its own
+    /// orchestrator may finish it between recovery's look and this write): true when closed.
+    pub async fn close_stale_run(&self, run: RunId, f: &RunFinish) -> Result<bool, StoreError> {
+        check_status("run", &f.status, &run_status::ALL)?;
+        let mut conn = self.conn.lock().await;
+        let res = sqlx::query(
+            "UPDATE runs SET status = ?, exit_code = ?, error = ?, ended_at = ? \
+             WHERE id = ? AND status IN ('queued', 'running')",
+        )
+        .bind(&f.status)
+        .bind(f.exit_code)
+        .bind(&f.error)
+        .bind(f.ended_at)
+        .bind(run.0)
+        .execute(&mut *conn)
+        .await
+        .ctx(|| format!("close stale run {run}"))?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Unfinished runs with the orchestrator that owns each, read in one statement so the
+    /// two agree: `(pid, host)` while the run's invocation is still 'running', else `None`.
+    pub async fn unfinished_runs_with_owner(
+        &self,
+    ) -> Result<Vec<(RunRow, Option<(i64, String)>)>, StoreError> {
+        let mut conn = self.conn.lock().await;
+        let rows = sqlx::query(&format!(
+            "SELECT {}, CASE WHEN i.status = 'running' THEN i.pid END AS owner_pid, \
+             CASE WHEN i.status = 'running' THEN i.host END AS owner_host \
+             FROM runs r LEFT JOIN invocations i ON i.id = r.invocation_id \
+             WHERE r.status IN ('queued', 'running') ORDER BY r.id",
+            run_columns_prefixed("r")
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .ctx(|| "list unfinished runs".to_string())?;
+        rows.iter()
+            .map(|row| {
+                use sqlx::Row;
+                let run = run_row(row)?;
+                let pid: Option<i64> = row.try_get("owner_pid")?;
+                let host: Option<String> = row.try_get("owner_host")?;
+                Ok((run, pid.zip(host)))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .ctx(|| "read unfinished runs".to_string())
     }
 
     /// Ingests a batch of a run's events in one transaction; see [`crate::ingest`]. Callers
