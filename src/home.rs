@@ -6,6 +6,7 @@
 //! artifacts/<cache-key>.partial/  being written; survives a crash so checkpoints resume
 //! jobs/<run-id>/               job.json, events.jsonl, log of one attempt
 //! locks/<pipeline>.lock        one `run` of a pipeline at a time
+//! locks/jobs/<cache-key>.lock  one execution of a job (by cache key) at a time, across pipelines
 //! ```
 
 use ddmd_core::{CacheKey, RunId};
@@ -103,4 +104,57 @@ impl Home {
 
 pub struct PipelineLock {
     _file: File,
+}
+
+/// Who holds a job's lock, as its holder wrote it (`pid 123 on host, pipeline p, run 7`).
+pub type Holder = String;
+
+/// The outcome of trying to take a job's lock.
+pub enum JobLockTry {
+    Taken(JobLock),
+    /// Another process (or another job of this one) runs the job with this cache key now.
+    Busy(Holder),
+}
+
+/// Held while a job with a given cache key runs: two pipelines that share a job (the same
+/// teacher in the quickstart and the ablations) must not both run it into one `.partial/`
+/// folder. An flock, so it dies with its process and a crash never leaves it behind.
+pub struct JobLock {
+    _file: File,
+}
+
+impl Home {
+    /// Tries (without waiting) to take the lock of the job with cache key `key`, writing
+    /// `holder` into the lock file for whoever waits on it.
+    pub fn try_lock_job(&self, key: &CacheKey, holder: &str) -> Result<JobLockTry, String> {
+        let dir = self.root.join("locks").join("jobs");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(format!("{}.lock", key.0));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(format!("cannot lock {}: {err}", path.display()));
+            }
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Ok(JobLockTry::Busy(if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                holder.to_string()
+            }));
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "{holder}");
+        Ok(JobLockTry::Taken(JobLock { _file: file }))
+    }
 }

@@ -139,3 +139,88 @@ fn two_pipelines_share_a_home_and_its_database() {
     assert_eq!(env.scalar("select count(*) from metrics"), "8");
     assert_eq!(env.scalar("pragma integrity_check"), "ok");
 }
+
+/// Pipelines that share a job (same stage, parameters and command: the same cache key), started
+/// together on one home (issue 12): the shared job runs once, the others wait for it and take
+/// its result, and every run succeeds.
+#[test]
+fn pipelines_sharing_a_job_run_it_once_and_all_succeed() {
+    for round in 0..3 {
+        let env = Env::new();
+        let log = env.path().join("shared-log");
+        let own = env.path().join("own-log");
+        let paths: Vec<_> = ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|name| {
+                let text = format!(
+                    r#"
+name: {name}
+stages:
+  teacher:
+    kind: command
+    params:
+      run: "echo ran >> {log}; sleep 1; echo done > $DDMD_ARTIFACTS/result"
+  own:
+    kind: command
+    needs: [teacher]
+    params:
+      run: "cat {{{{ needs.teacher[0].artifacts }}}}/result >> {own}; echo {name} >> {own}"
+"#,
+                    log = log.display(),
+                    own = own.display()
+                );
+                env.pipeline(&format!("{name}.yaml"), &text)
+            })
+            .collect();
+        let children: Vec<_> = paths.iter().map(|p| spawn_run(&env, p)).collect();
+        for c in children {
+            let out = c.wait_with_output().expect("run");
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
+        }
+        assert_eq!(
+            lines(&log),
+            vec!["ran"],
+            "round {round}: the shared job ran more than once"
+        );
+        assert_eq!(
+            lines(&own),
+            vec!["alpha", "beta", "done", "done", "done", "gamma"],
+            "round {round}"
+        );
+        // One run executed the shared job; the two others recorded its result as cached.
+        assert_eq!(
+            env.sql(
+                "select status, count(*) from runs where stage = 'teacher' group by status order by status"
+            ),
+            vec![
+                vec!["cached".to_string(), "2".to_string()],
+                vec!["succeeded".to_string(), "1".to_string()]
+            ],
+            "round {round}"
+        );
+    }
+}
+
+/// Six different pipelines started at the same moment on a home that does not exist yet
+/// (issue 12): every one creates or opens the new database without "database is locked".
+#[test]
+fn six_pipelines_opening_a_new_home_together_all_succeed() {
+    for round in 0..10 {
+        let env = Env::new();
+        let paths: Vec<_> = (0..6)
+            .map(|i| {
+                env.pipeline(
+                    &format!("p{i}.yaml"),
+                    // Distinct commands: the same command would be one shared job.
+                    &format!("name: p{i}\nstages:\n  a: {{ kind: command, params: {{ run: \"echo p{i}\" }} }}\n"),
+                )
+            })
+            .collect();
+        let children: Vec<_> = paths.iter().map(|p| spawn_run(&env, p)).collect();
+        for c in children {
+            let out = c.wait_with_output().expect("run");
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
+        }
+        assert_eq!(env.scalar("select count(*) from runs where status = 'succeeded'"), "6", "{:?}", env.sql("select r.id, p.name, r.status, r.cache_key from runs r join pipelines p on p.id = r.pipeline_id"));
+    }
+}

@@ -78,7 +78,7 @@ pub async fn plan(args: &PlanArgs, home: &Home) -> anyhow::Result<i32> {
                         "gpus": j.resources.gpus, "cache_key": j.cache_key,
                         "command": j.command,
                         "decision": match d { Decision::Cached{..} => "cached", Decision::Run{..} => "run" },
-                        "reason": match d { Decision::Cached{run} => format!("result of run {run}"), Decision::Run{reason} => reason.clone() },
+                        "reason": match d { Decision::Cached{run} => format!("result of run {run}"), Decision::Run{reason, ..} => reason.clone() },
                     })
                 })
                 .collect();
@@ -105,7 +105,7 @@ pub fn format_plan(plan: &Plan, decisions: &[Decision]) -> String {
     for (j, d) in plan.jobs.iter().zip(decisions) {
         let (what, why) = match d {
             Decision::Cached { run } => ("cached", format!("result of run {run}")),
-            Decision::Run { reason } => {
+            Decision::Run { reason, .. } => {
                 runs += 1;
                 ("run", reason.clone())
             }

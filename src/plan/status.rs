@@ -10,8 +10,14 @@ use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
-    Cached { run: RunId },
-    Run { reason: String },
+    Cached {
+        run: RunId,
+    },
+    /// `forced` when `--force` asked for it (then nothing that exists is taken as its result).
+    Run {
+        reason: String,
+        forced: bool,
+    },
 }
 
 /// What `--force` asked for.
@@ -87,6 +93,7 @@ pub fn decide(plan: &Plan, history: &History, home: &Path, force: &Force) -> Vec
             if forced[ix] {
                 return Decision::Run {
                     reason: "forced (--force)".into(),
+                    forced: true,
                 };
             }
             match history.by_key.get(&job.cache_key.0) {
@@ -96,6 +103,7 @@ pub fn decide(plan: &Plan, history: &History, home: &Path, force: &Force) -> Vec
                     } else {
                         Decision::Run {
                             reason: format!("run {run} succeeded but its artifacts are missing"),
+                            forced: false,
                         }
                     }
                 }
@@ -111,6 +119,7 @@ pub fn decide(plan: &Plan, history: &History, home: &Path, force: &Force) -> Vec
                             ),
                             None => "no previous run".into(),
                         },
+                        forced: false,
                     }
                 }
             }

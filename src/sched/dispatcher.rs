@@ -6,7 +6,7 @@
 use super::pool::{Grant, Pool};
 use super::progress::Progress;
 use super::runner::{upstream_entry, Attempt, Ended, Outcome, Stop};
-use crate::home::Home;
+use crate::home::{Home, JobLock, JobLockTry};
 use crate::plan::status::Decision;
 use crate::plan::{JobIx, Plan};
 use ddmd_core::{JobFile, RunId};
@@ -71,6 +71,14 @@ impl State {
     }
 }
 
+/// What [`Dispatcher::claim`] decided for a ready job.
+enum Claim {
+    Run(JobLock),
+    Wait,
+    /// Another process finished it: this run's result.
+    Done(RunId),
+}
+
 enum Msg {
     Finished { ix: JobIx, outcome: Outcome },
     RetryDue { ix: JobIx },
@@ -99,7 +107,16 @@ pub struct Dispatcher<'a> {
     summary: Summary,
     /// Stages already warned about running GPU jobs on CPU.
     warned_cpu: std::collections::HashSet<ddmd_core::StageName>,
+    /// The lock of each running job's cache key (see [`Home::try_lock_job`]).
+    job_locks: Vec<Option<JobLock>>,
+    /// Jobs that `--force` asked to run whatever exists.
+    forced: Vec<bool>,
+    /// Jobs already reported as waiting for another process that runs the same job.
+    told_waiting: Vec<bool>,
 }
+
+/// How often a job whose cache key another process is running checks whether it is done.
+const JOB_LOCK_POLL: Duration = Duration::from_millis(500);
 
 impl<'a> Dispatcher<'a> {
     pub fn new(
@@ -130,6 +147,9 @@ impl<'a> Dispatcher<'a> {
             stopping: false,
             summary: Summary::default(),
             warned_cpu: Default::default(),
+            job_locks: (0..n).map(|_| None).collect(),
+            told_waiting: vec![false; n],
+            forced: vec![false; n],
             opts,
         }
     }
@@ -140,15 +160,18 @@ impl<'a> Dispatcher<'a> {
         let mut interrupts = 0u32;
 
         for (ix, d) in decisions.iter().enumerate() {
-            if let Decision::Cached { run } = d {
-                self.record_cached(ix, *run).await?;
+            match d {
+                Decision::Cached { run } => self.record_cached(ix, *run).await?,
+                Decision::Run { forced, .. } => self.forced[ix] = *forced,
             }
         }
 
         loop {
             self.settle().await?;
-            if !self.stopping {
-                self.dispatch().await?;
+            // A job that ended without a process (another pipeline's result, or unfit) may
+            // make its dependants ready: settle again before waiting for messages.
+            if !self.stopping && self.dispatch().await? {
+                continue;
             }
             let running = self.state.contains(&State::Running);
             let pending = self
@@ -219,7 +242,9 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
-    async fn dispatch(&mut self) -> anyhow::Result<()> {
+    /// Starts what fits. True when a job ended here without a process.
+    async fn dispatch(&mut self) -> anyhow::Result<bool> {
+        let mut ended = false;
         let mut ready: Vec<JobIx> = (0..self.plan.jobs.len())
             .filter(|&ix| self.state[ix] == State::Ready)
             .collect();
@@ -233,6 +258,7 @@ impl<'a> Dispatcher<'a> {
             let job = &self.plan.jobs[ix];
             if let Err(unfit) = self.pool.check(&job.resources) {
                 self.fail_unstarted(ix, &unfit.to_string()).await?;
+                ended = true;
                 continue;
             }
             if job.resources.gpus > 0 && self.pool.gpu_count() == 0 {
@@ -245,6 +271,7 @@ impl<'a> Dispatcher<'a> {
                         ),
                     )
                     .await?;
+                    ended = true;
                     continue;
                 }
                 // Once per stage: a matrix of GPU jobs would otherwise repeat it per job.
@@ -255,11 +282,72 @@ impl<'a> Dispatcher<'a> {
                     ));
                 }
             }
-            if let Some(grant) = self.pool.try_acquire(&job.resources) {
-                self.start(ix, grant).await?;
+            let Some(grant) = self.pool.try_acquire(&job.resources) else {
+                continue;
+            };
+            match self.claim(ix).await? {
+                Claim::Run(lock) => {
+                    self.job_locks[ix] = Some(lock);
+                    self.start(ix, grant).await?;
+                }
+                Claim::Wait => self.pool.release(&grant),
+                Claim::Done(source) => {
+                    self.pool.release(&grant);
+                    self.record_cached(ix, source).await?;
+                    ended = true;
+                }
             }
         }
-        Ok(())
+        Ok(ended)
+    }
+
+    /// Takes the lock of a job's cache key before it starts. When another process holds it
+    /// (another pipeline on this home runs the same job), the job waits and polls; once the
+    /// lock is free, a succeeded run with the key (the other process's) is taken as the result
+    /// instead of running the job again.
+    async fn claim(&mut self, ix: JobIx) -> anyhow::Result<Claim> {
+        let job = &self.plan.jobs[ix];
+        let holder = format!(
+            "pid {} on {}, pipeline {}, job {}",
+            std::process::id(),
+            super::recover::hostname(),
+            self.plan.pipeline,
+            job.id
+        );
+        let lock = match self
+            .home
+            .try_lock_job(&job.cache_key, &holder)
+            .map_err(|e| anyhow::anyhow!(e))?
+        {
+            JobLockTry::Taken(lock) => lock,
+            JobLockTry::Busy(who) => {
+                if !std::mem::replace(&mut self.told_waiting[ix], true) {
+                    self.progress.println(&format!(
+                        "waiting: {} (cache key {}) is being run by {who}; its result will be used",
+                        job.id,
+                        job.cache_key.short()
+                    ));
+                }
+                self.state[ix] = State::RetryWait;
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(JOB_LOCK_POLL).await;
+                    let _ = tx.send(Msg::RetryDue { ix });
+                });
+                return Ok(Claim::Wait);
+            }
+        };
+        // Forced jobs run regardless of what exists; the others check again, since another
+        // process may have finished the job after this plan was made.
+        if self.forced[ix] {
+            return Ok(Claim::Run(lock));
+        }
+        if let Some(run) = self.store.succeeded_run_for_key(&job.cache_key).await? {
+            if self.home.artifact_dir(&job.cache_key).is_dir() {
+                return Ok(Claim::Done(run.id));
+            }
+        }
+        Ok(Claim::Run(lock))
     }
 
     async fn start(&mut self, ix: JobIx, grant: Grant) -> anyhow::Result<()> {
@@ -337,6 +425,8 @@ impl<'a> Dispatcher<'a> {
                 if let Some(g) = self.grants[ix].take() {
                     self.pool.release(&g);
                 }
+                // The attempt has published its artifacts (or failed): others may go on.
+                self.job_locks[ix] = None;
                 let job = &self.plan.jobs[ix];
                 let status = outcome.ended.as_str();
                 self.progress

@@ -99,23 +99,7 @@ impl Attempt {
         std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)?;
         let log = jf.job_dir.join("log");
 
-        let devices = jf
-            .devices
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut env = vec![
-            ("CUDA_VISIBLE_DEVICES".to_string(), devices),
-            ("DDMD_EVENTS".into(), jf.events.display().to_string()),
-            ("DDMD_JOB_DIR".into(), jf.job_dir.display().to_string()),
-            ("DDMD_ARTIFACTS".into(), jf.work_dir.display().to_string()),
-            ("DDMD_RUN_ID".into(), run.to_string()),
-            ("DDMD_JOB".into(), jf.job.to_string()),
-            ("DDMD_HOME".into(), jf.home.display().to_string()),
-        ];
-        env.push(("DDMD_CPUS".into(), self.cpus.to_string()));
-        env.extend(self.extra_env.iter().cloned());
+        let env = self.job_env();
         let exe = crate::builtin::worker_path();
         let program = match &self.command {
             Some(c) => Program::Shell { command: c },
@@ -246,6 +230,32 @@ impl Attempt {
             .then(|| self.home.artifact_dir(&self.job_file.cache_key));
         self.finish(&outcome, artifact_dir).await;
         Ok(outcome)
+    }
+
+    /// The environment of the job's process, the same for every executor by construction
+    /// (DESIGN §7): where to write events and artifacts, who it is, the devices and CPU slots
+    /// granted (the worker sizes libtorch's thread pools to `DDMD_CPUS`). On Slurm the batch
+    /// script replaces `CUDA_VISIBLE_DEVICES` with what Slurm granted.
+    pub(super) fn job_env(&self) -> Vec<(String, String)> {
+        let jf = &self.job_file;
+        let devices = jf
+            .devices
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut env = vec![
+            ("CUDA_VISIBLE_DEVICES".to_string(), devices),
+            ("DDMD_EVENTS".into(), jf.events.display().to_string()),
+            ("DDMD_JOB_DIR".into(), jf.job_dir.display().to_string()),
+            ("DDMD_ARTIFACTS".into(), jf.work_dir.display().to_string()),
+            ("DDMD_RUN_ID".into(), jf.run_id.to_string()),
+            ("DDMD_JOB".into(), jf.job.to_string()),
+            ("DDMD_HOME".into(), jf.home.display().to_string()),
+            ("DDMD_CPUS".into(), self.cpus.to_string()),
+        ];
+        env.extend(self.extra_env.iter().cloned());
+        env
     }
 
     pub(super) async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {

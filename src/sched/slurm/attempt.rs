@@ -188,9 +188,11 @@ fn a_poll_max(sj: &SlurmJob) -> Duration {
 /// Writes the job file and script and submits them; records the Slurm job id at once, so a
 /// crash right after is re-attached rather than submitted again.
 async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<String> {
-    let jf = &mut a.job_file;
     // Slurm chooses the GPUs; the ids the local pool would have handed out mean nothing here.
-    jf.devices.clear();
+    a.job_file.devices.clear();
+    // The local executor's environment; the script sets CUDA_VISIBLE_DEVICES from Slurm's.
+    let env = a.job_env();
+    let jf = &a.job_file;
     std::fs::create_dir_all(&jf.job_dir)
         .with_context(|| format!("cannot create {}", jf.job_dir.display()))?;
     std::fs::create_dir_all(&jf.work_dir)
@@ -207,16 +209,6 @@ async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<St
         }
     }
 
-    // The local executor's environment (runner.rs), CUDA_VISIBLE_DEVICES aside.
-    let mut env = vec![
-        ("DDMD_EVENTS".to_string(), jf.events.display().to_string()),
-        ("DDMD_JOB_DIR".into(), jf.job_dir.display().to_string()),
-        ("DDMD_ARTIFACTS".into(), jf.work_dir.display().to_string()),
-        ("DDMD_RUN_ID".into(), jf.run_id.to_string()),
-        ("DDMD_JOB".into(), jf.job.to_string()),
-        ("DDMD_HOME".into(), jf.home.display().to_string()),
-    ];
-    env.extend(a.extra_env.iter().cloned());
     let exe = crate::builtin::worker_path();
     let program = match &a.command {
         Some(c) => Program::Shell { command: c },
