@@ -8,35 +8,11 @@
 //! builds at once, and loading libtorch alone takes most of a second of wall time there.
 
 mod common;
-use common::{repo, text, Env};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use common::{repo, snapshot, text, Env};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Path (relative to the home) -> sha256 of the content, for every file under the home.
-fn snapshot(home: &Path) -> BTreeMap<PathBuf, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
-                out.insert(rel, hex::encode(Sha256::digest(&bytes)));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(home, home, &mut out);
-    out
-}
 
 struct Ran {
     code: Option<i32>,

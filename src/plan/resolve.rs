@@ -18,7 +18,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
     let mut jobs: Vec<Job> = Vec::new();
     let mut by_stage: HashMap<StageName, Vec<JobIx>> = HashMap::new();
     let mut by_id: HashMap<JobId, JobIx> = HashMap::new();
-    let mut errors = Vec::new();
+    let mut errors = super::params_check::check_defaults(spec);
 
     for name in order {
         let stage = &spec.stages[&name];
@@ -81,6 +81,8 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     set_path(&mut params, axis, v.value.clone());
                     deep_merge(&mut params, &v.extra);
                 }
+
+                errors.extend(super::params_check::check_job(spec, stage, own_pt, &params));
 
                 if by_id.contains_key(&id) {
                     errors.push(located(
@@ -153,6 +155,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
     }
 
     if !errors.is_empty() {
+        super::params_check::dedup(&mut errors);
         return Err(SpecErrors(errors));
     }
     let mut plan = Plan {

@@ -120,3 +120,28 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// Path (relative to the home) -> sha256 of the content, for every file under the home.
+pub fn snapshot(home: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+                out.insert(rel, {
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(&bytes))
+                });
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(home, home, &mut out);
+    out
+}

@@ -4,6 +4,8 @@
 pub mod events;
 pub mod ids;
 pub mod job;
+pub mod params;
+pub mod suggest;
 
 pub use events::{Event, EventKind, EventSink, ParseEventError};
 pub use ids::{CacheKey, JobId, RunId, StageName};

@@ -10,10 +10,10 @@ use crate::fid::{frechet_distance, FeatureStats};
 use crate::hps::{score_hps, HpsOutcome, ScorerCommand};
 use crate::judge::Judge;
 use crate::kid::kid;
-use crate::params::{string_list, usize_list, usize_or};
 use crate::pixels::pixel_stats;
 use crate::throughput::measure;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use ddmd_core::params::EvaluateParams;
 use ddmd_core::{EventSink, JobFile, StageKind, UpstreamJob};
 use ddmd_science::data::{write_grid_png, Scene, ShapesConfig, ShapesWorld};
 use ddmd_science::Generator;
@@ -24,16 +24,6 @@ use tch::{Device, Tensor};
 /// other and from training streams (which use the job seed directly).
 const REF_SALT: u64 = 0x5245_465f_4441_5441; // "REF_DATA"
 const PROMPT_SALT: u64 = 0x4556_414c_5052_4d54; // "EVALPRMT"
-
-pub const KNOWN_METRICS: &[&str] = &[
-    "fid",
-    "kid",
-    "dpg",
-    "pixels",
-    "stability",
-    "hps",
-    "throughput",
-];
 
 struct Settings {
     steps: Vec<usize>,
@@ -51,36 +41,25 @@ fn upstream_of<'a>(job: &'a JobFile, kinds: &[StageKind]) -> Option<&'a Upstream
 }
 
 fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
-    let p = &job.params;
-    let metrics = string_list(p, "metrics")?.unwrap_or_else(|| {
-        ["fid", "dpg", "pixels", "stability"]
+    let p: EvaluateParams = ddmd_core::params::parse(&job.params)?;
+    Ok(Settings {
+        steps: p
+            .sample_steps
+            .map(|s| s.to_vec())
+            .unwrap_or_else(|| vec![gen.default_steps()]),
+        samples: p.samples,
+        per_prompt: p.images_per_prompt,
+        batch: p.batch,
+        seed: p.seed,
+        metrics: p
+            .metrics
+            .to_vec()
             .iter()
-            .map(|s| s.to_string())
-            .collect()
-    });
-    for m in &metrics {
-        if !KNOWN_METRICS.contains(&m.as_str()) {
-            bail!("unknown metric {m:?} (known: {})", KNOWN_METRICS.join(", "));
-        }
-    }
-    let steps = usize_list(p, "sample_steps")?.unwrap_or_else(|| vec![gen.default_steps()]);
-    if steps.is_empty() || steps.contains(&0) {
-        bail!("sample_steps must be positive step counts, got {steps:?}");
-    }
-    let s = Settings {
-        steps,
-        samples: usize_or(p, "samples", 2000)?,
-        per_prompt: usize_or(p, "images_per_prompt", 4)?.max(1),
-        batch: usize_or(p, "batch", 250)?.max(1),
-        seed: usize_or(p, "seed", 0)? as u64,
-        metrics,
-        throughput_batches: usize_list(p, "throughput_batches")?.unwrap_or_else(|| vec![1, 16]),
-        throughput_calls: usize_or(p, "throughput_calls", 10)?.max(1),
-    };
-    if s.samples < 2 {
-        bail!("samples must be at least 2");
-    }
-    Ok(s)
+            .map(|m| m.as_str().to_string())
+            .collect(),
+        throughput_batches: p.throughput_batches.to_vec(),
+        throughput_calls: p.throughput_calls,
+    })
 }
 
 fn wants(s: &Settings, m: &str) -> bool {

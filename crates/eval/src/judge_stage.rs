@@ -2,31 +2,19 @@
 //! question category, save it into the work dir, and fail (with the table) when it is not
 //! good enough to be trusted.
 
-use crate::judge_train::{judge_accuracy, train_judge_with, JudgeTrainParams, MIN_ACCURACY};
-use crate::params::{f64_or, usize_or};
+use crate::judge_train::{judge_accuracy, train_judge_with, JudgeTrainParams};
 use anyhow::Context;
+use ddmd_core::params::JudgeParams;
 use ddmd_core::{EventSink, JobFile};
 use ddmd_science::data::ShapesConfig;
 
 pub fn run_judge_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
     let p = &job.params;
     let cfg = ShapesConfig::from_params(p)?;
-    let d = JudgeTrainParams::default();
-    let tp = JudgeTrainParams {
-        iterations: usize_or(p, "iterations", d.iterations)?,
-        batch: usize_or(p, "batch", d.batch)?,
-        lr: f64_or(p, "lr", d.lr)?,
-        seed: usize_or(p, "seed", 0)? as u64,
-        noise: f64_or(p, "noise", d.noise)?,
-        width: usize_or(p, "width", d.width as usize)? as i64,
-        feature_dim: usize_or(p, "feature_dim", d.feature_dim as usize)? as i64,
-        log_every: usize_or(p, "log_every", d.log_every)?,
-        check_every: usize_or(p, "check_every", d.check_every)?,
-        val_scenes: usize_or(p, "val_scenes", d.val_scenes)?,
-        target: f64_or(p, "target", d.target)?,
-    };
-    let held_out = usize_or(p, "held_out", 2000)?;
-    let threshold = f64_or(p, "min_accuracy", MIN_ACCURACY)?;
+    let jp: JudgeParams = ddmd_core::params::parse(p)?;
+    let tp = JudgeTrainParams::from(&jp);
+    let held_out = jp.held_out;
+    let threshold = jp.min_accuracy;
     let device = ddmd_science::device_for_job();
     sink.log(format!(
         "judge: at most {} iterations (stop at {:.1}% per category), batch {}, resolution {}, objects {}..={}, device {device:?}, threads {}",

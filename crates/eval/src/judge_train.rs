@@ -21,9 +21,6 @@ pub const HELD_OUT_SALT: u64 = 0x4a55_4447_455f_4845; // "JUDGE_HE"
 /// The validation stream used for early stopping (not the reported held-out one).
 pub const VALIDATION_SALT: u64 = 0x4a55_4447_455f_5641; // "JUDGE_VA"
 
-/// Minimum accuracy per category for a judge to be trusted (issue 4).
-pub const MIN_ACCURACY: f64 = 0.98;
-
 /// Training scenes hold up to this many objects (the world's maximum).
 const DENSE_MAX_OBJECTS: usize = 5;
 
@@ -50,19 +47,26 @@ pub struct JudgeTrainParams {
 }
 
 impl Default for JudgeTrainParams {
+    /// The documented defaults of the `judge` stage (`ddmd_core::params::JudgeParams`).
     fn default() -> Self {
+        JudgeTrainParams::from(&ddmd_core::params::JudgeParams::default())
+    }
+}
+
+impl From<&ddmd_core::params::JudgeParams> for JudgeTrainParams {
+    fn from(p: &ddmd_core::params::JudgeParams) -> Self {
         JudgeTrainParams {
-            iterations: 1000,
-            batch: 64,
-            lr: 2e-3,
-            seed: 0,
-            noise: 0.08,
-            width: 24,
-            feature_dim: 256,
-            log_every: 25,
-            check_every: 100,
-            val_scenes: 1000,
-            target: 0.998,
+            iterations: p.iterations,
+            batch: p.batch,
+            lr: p.lr,
+            seed: p.seed,
+            noise: p.noise,
+            width: p.width as i64,
+            feature_dim: p.feature_dim as i64,
+            log_every: p.log_every,
+            check_every: p.check_every,
+            val_scenes: p.val_scenes,
+            target: p.target,
         }
     }
 }

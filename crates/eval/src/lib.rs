@@ -14,7 +14,6 @@ pub mod judge;
 pub mod judge_stage;
 pub mod judge_train;
 pub mod kid;
-mod params;
 pub mod pixels;
 pub mod throughput;
 

@@ -107,15 +107,6 @@ impl Default for SamplesSpec {
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "title",
-    "description",
-    "output_dir",
-    "tables",
-    "plots",
-    "samples",
-    "log_tail",
-];
 const TABLE_KEYS: &[&str] = &[
     "title",
     "preset",
@@ -138,18 +129,8 @@ pub fn parse_report_params(params: &Map<String, Value>) -> Result<ReportSpec> {
         log_tail: 40,
         ..ReportSpec::default()
     };
-    for key in params.keys() {
-        if TOP_KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        // Inherited defaults land here too; only complain about likely typos.
-        if let Some(near) = TOP_KEYS.iter().find(|k| edit_distance(k, key) <= 2) {
-            return Err(ReportError::param(
-                key,
-                format!("unknown report parameter; did you mean `{near}`?"),
-            ));
-        }
-    }
+    // Unknown top-level keys are the plan's to reject (`ddmd_core::params::check`, with the
+    // key's own location); inherited defaults land here too and are ignored.
     if let Some(v) = params.get("title") {
         spec.title = Some(string(v, "title")?);
     }

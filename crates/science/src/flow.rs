@@ -54,12 +54,7 @@ pub fn cfg_velocity(
     Ok(&vu + (vc - &vu) * alpha)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Solver {
-    Euler,
-    Heun,
-}
+pub use ddmd_core::params::Solver;
 
 /// Integrates the probability-flow ODE from τ = 0 (the given noise) to τ = 1 in `steps` equal
 /// steps with CFG `alpha`. Heun applies the trapezoidal correction on every step but the last

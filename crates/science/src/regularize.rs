@@ -2,31 +2,10 @@
 //! between per-image pixel moments of the student and of the data, and `gan`, a
 //! non-saturating discriminator head on the fake score network's bottleneck features.
 
-use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Regularizer {
-    /// Distribution matching (teacher cond − fake cond).
-    Dm,
-    Meanvar,
-    Gan,
-    None,
-}
-
-impl Regularizer {
-    pub fn parse(s: &str) -> Option<Regularizer> {
-        match s {
-            "dm" => Some(Regularizer::Dm),
-            "meanvar" => Some(Regularizer::Meanvar),
-            "gan" => Some(Regularizer::Gan),
-            "none" => Some(Regularizer::None),
-            _ => None,
-        }
-    }
-}
+pub use ddmd_core::params::Regularizer;
 
 /// Floor on variances inside the KL, so a constant image does not give log(0).
 pub const VAR_FLOOR: f64 = 1e-6;

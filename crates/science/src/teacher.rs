@@ -4,7 +4,7 @@
 
 use crate::ckpt::{self, Part};
 use crate::data::{ShapesConfig, ShapesWorld, MAX_TOKENS};
-use crate::flow::{renoise, target_v, Solver};
+use crate::flow::{renoise, target_v};
 use crate::model::{device_for_job, Generator, ModelFile, ModelKind};
 use crate::nets::{NetSpec, Network, UnetConfig};
 use crate::optim::{ema_update, AdamW, AdamWConfig};
@@ -192,7 +192,7 @@ pub fn train_teacher(
         data: data_param.unwrap_or_else(|| json!({"kind": "shapes", "resolution": data_cfg.resolution, "objects": [data_cfg.min_objects, data_cfg.max_objects]})),
         default_steps: p.sample_steps,
         alpha: p.alpha,
-        solver: if p.solver == "heun" { Solver::Heun } else { Solver::Euler },
+        solver: p.solver,
     };
     model.write(work_dir)?;
     sink.artifact("model", "model.json")?;

@@ -70,7 +70,7 @@ fn generator_step_matches_pytorch_reference() {
     let mut coupled_update = None;
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let reg = Regularizer::parse(case["reg"].as_str().unwrap()).unwrap();
+        let reg: Regularizer = serde_json::from_value(case["reg"].clone()).unwrap();
         let student = Network::build(&spec("student"), Device::Cpu).unwrap();
         let cfg = LossConfig {
             alpha: f("alpha"),

@@ -91,29 +91,4 @@ impl fmt::Display for SpecErrors {
 
 impl std::error::Error for SpecErrors {}
 
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely
-/// typo (so that we never suggest something unrelated).
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let mut best: Option<(f64, &str)> = None;
-    for c in candidates {
-        let score = strsim::normalized_damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase());
-        if score >= 0.5 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, c));
-        }
-    }
-    best.map(|(_, c)| c)
-}
-
-/// `" (did you mean 'x'?)"` or nothing.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    match closest(word, candidates) {
-        Some(c) => format!(" (did you mean '{c}'?)"),
-        None => String::new(),
-    }
-}
+pub(crate) use ddmd_core::suggest::did_you_mean;

@@ -84,6 +84,9 @@ pub struct AxisValue {
     pub value: Value,
     /// A mapping value's other keys, merged into the job's params.
     pub extra: Map<String, Value>,
+    /// Written as a mapping with a `name` (`{name: "CA + DM", ca: 1}`): the axis then labels
+    /// points rather than setting a parameter of its own name.
+    pub named: bool,
 }
 
 impl AxisValue {
@@ -93,6 +96,7 @@ impl AxisValue {
             label: label_of(&value),
             value,
             extra: Map::new(),
+            named: false,
         }
     }
 }

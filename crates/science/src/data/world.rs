@@ -9,11 +9,12 @@ use super::rng::SplitMix64;
 use super::scene::{ColorName, Object, Scene, Shape, Size, GRID};
 use super::vocab::Vocab;
 use super::MAX_TOKENS;
+use ddmd_core::params::DataParams;
 use serde_json::{Map, Value};
 
 /// Most objects per scene: the longest prompt must fit MAX_TOKENS (up to 7 tokens per object,
 /// a separator between objects and 4 for the background: 5 objects take at most 43).
-pub const MAX_OBJECTS: usize = 5;
+pub use ddmd_core::params::MAX_OBJECTS;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShapesConfig {
@@ -56,56 +57,20 @@ impl ShapesConfig {
         })
     }
 
-    /// Reads `params["data"] = {kind: shapes, resolution: 16, objects: [1, 3]}`; missing keys
-    /// take the defaults (16, [1, 3]); a missing `data` is the default world.
+    /// Reads `params["data"] = {kind: shapes, resolution: 16, objects: [1, 3]}` through the
+    /// contract `ddmd_core::params::DataParams`; missing keys take its defaults (16, [1, 3]);
+    /// a missing `data` is the default world.
     pub fn from_params(p: &Map<String, Value>) -> Result<ShapesConfig, DataError> {
-        let def = ShapesConfig::default();
         let Some(data) = p.get("data") else {
-            return Ok(def);
+            return Ok(ShapesConfig::default());
         };
         let data = data
             .as_object()
             .ok_or_else(|| DataError::Config(format!("data must be a mapping, got {data}")))?;
-        if let Some(kind) = data.get("kind") {
-            if kind.as_str() != Some("shapes") {
-                return Err(DataError::Config(format!(
-                    "data.kind must be \"shapes\" here, got {kind}"
-                )));
-            }
-        }
-        for key in data.keys() {
-            if !["kind", "resolution", "objects"].contains(&key.as_str()) {
-                return Err(DataError::Config(format!(
-                    "unknown key data.{key} (expected kind, resolution, objects)"
-                )));
-            }
-        }
-        let as_usize = |v: &Value, what: &str| {
-            v.as_u64().map(|u| u as usize).ok_or_else(|| {
-                DataError::Config(format!("{what} must be a non-negative integer, got {v}"))
-            })
-        };
-        let resolution = match data.get("resolution") {
-            Some(v) => as_usize(v, "data.resolution")?,
-            None => def.resolution,
-        };
-        let (min, max) = match data.get("objects") {
-            None => (def.min_objects, def.max_objects),
-            Some(Value::Array(a)) if a.len() == 2 => (
-                as_usize(&a[0], "data.objects[0]")?,
-                as_usize(&a[1], "data.objects[1]")?,
-            ),
-            Some(v @ Value::Number(_)) => {
-                let n = as_usize(v, "data.objects")?;
-                (n, n)
-            }
-            Some(v) => {
-                return Err(DataError::Config(format!(
-                    "data.objects must be [min, max], got {v}"
-                )))
-            }
-        };
-        ShapesConfig::new(resolution, min, max)
+        let d: DataParams = ddmd_core::params::parse_strict(data)
+            .map_err(|e| DataError::Config(format!("data: {e}")))?;
+        let (min, max) = d.objects.bounds();
+        ShapesConfig::new(d.resolution, min, max)
     }
 }
 

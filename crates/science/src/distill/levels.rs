@@ -1,30 +1,9 @@
 //! Re-noise schedules of the Decoupled-DMD loss (DESIGN §9, seed §4): which noise levels and
 //! noises the CA and DM terms use for a student at its own step t.
 
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    /// One τ ~ U(0, 1) and one noise shared by both terms: original DMD with the CFG score.
-    Coupled,
-    /// τ_CA ~ U(t, 1], τ_DM ~ U(0, 1), independent noises.
-    Hybrid,
-    /// τ_CA, τ_DM ~ U(t, 1], independent.
-    Constrained,
-}
-
-impl Schedule {
-    pub fn parse(s: &str) -> Option<Schedule> {
-        match s {
-            "coupled" => Some(Schedule::Coupled),
-            "hybrid" => Some(Schedule::Hybrid),
-            "constrained" => Some(Schedule::Constrained),
-            _ => None,
-        }
-    }
-}
+pub use ddmd_core::params::Schedule;
 
 /// Where τ may be drawn: away from the ends, where x0 predictions divide by small numbers.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -16,7 +16,7 @@ use crate::flow::Solver;
 use crate::model::{device_for_job, Generator, ModelFile, ModelKind};
 use crate::nets::{NetSpec, Network};
 use crate::params::DistillParams;
-use crate::regularize::{DataMoments, Regularizer};
+use crate::regularize::DataMoments;
 use crate::sample::write_samples;
 use crate::train_util::{lr_at, maybe_abort, metric, seed_iteration, shallow};
 use anyhow::Context;
@@ -44,24 +44,13 @@ pub enum TeacherSource {
 }
 
 fn loss_config(p: &DistillParams) -> anyhow::Result<(LossConfig, Schedule)> {
-    let schedule = Schedule::parse(&p.schedule).ok_or_else(|| {
-        anyhow::anyhow!(
-            "parameter `schedule`: expected coupled, hybrid or constrained, got {:?}",
-            p.schedule
-        )
-    })?;
-    let regularizer = Regularizer::parse(&p.regularizer).ok_or_else(|| {
-        anyhow::anyhow!(
-            "parameter `regularizer`: expected dm, meanvar, gan or none, got {:?}",
-            p.regularizer
-        )
-    })?;
+    let schedule = p.schedule;
     Ok((
         LossConfig {
             alpha: p.alpha,
             ca: p.ca,
             dm: p.dm,
-            regularizer,
+            regularizer: p.regularizer,
             norm_eps: p.norm_eps,
             batched: true,
             full: false,

@@ -182,6 +182,7 @@ fn axis_value_node(
                 label,
                 value,
                 extra,
+                named: true,
             })
         }
     }
@@ -223,6 +224,7 @@ pub(crate) fn axis_value(axis: &Axis, v: &Value) -> AxisValue {
                 .filter(|(k, _)| *k != "name")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            named: true,
         },
         other => AxisValue::scalar(other.clone()),
     }

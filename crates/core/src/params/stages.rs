@@ -1,0 +1,403 @@
+//! The parameters of each built-in stage kind, with their documented defaults. Each struct
+//! denies unknown fields; [`super::check`] reports every problem with the key it is about.
+//! `ddmd-science` and `ddmd-eval` read their parameters through these types and nothing else.
+
+use super::values::{DataKind, Metric, Objects, OneOrMany, Regularizer, Schedule, Solver};
+use super::ParamIssue;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Most objects per scene: the longest prompt must fit the token budget of the shapes world.
+pub const MAX_OBJECTS: usize = 5;
+/// Image sides the shapes world renders.
+pub const RESOLUTIONS: std::ops::RangeInclusive<usize> = 16..=64;
+
+fn issue(key: &str, message: impl Into<String>) -> ParamIssue {
+    ParamIssue {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+fn positive(issues: &mut Vec<ParamIssue>, key: &str, v: f64) {
+    if !(v.is_finite() && v > 0.0) {
+        issues.push(issue(key, format!("must be a positive number, got {v}")));
+    }
+}
+
+fn at_least_one(issues: &mut Vec<ParamIssue>, key: &str, v: usize) {
+    if v == 0 {
+        issues.push(issue(key, "must be at least 1, got 0"));
+    }
+}
+
+/// `data: {kind: shapes, resolution: 16, objects: [1, 3]}`: the embedded shapes world.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataParams {
+    pub kind: DataKind,
+    /// Image side in pixels, 16..=64.
+    pub resolution: usize,
+    /// Objects per scene: `n` or `[min, max]`, 1 <= min <= max <= 5.
+    pub objects: Objects,
+}
+
+impl Default for DataParams {
+    fn default() -> Self {
+        DataParams {
+            kind: DataKind::Shapes,
+            resolution: 16,
+            objects: Objects::Range([1, 3]),
+        }
+    }
+}
+
+impl DataParams {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        if !RESOLUTIONS.contains(&self.resolution) {
+            out.push(issue(
+                "resolution",
+                format!("must be in 16..=64, got {}", self.resolution),
+            ));
+        }
+        let (min, max) = self.objects.bounds();
+        if min < 1 || min > max || max > MAX_OBJECTS {
+            out.push(issue(
+                "objects",
+                format!(
+                    "must be [min, max] with 1 <= min <= max <= {MAX_OBJECTS}, got [{min}, {max}]"
+                ),
+            ));
+        }
+        out
+    }
+}
+
+/// `teacher` stage: flow matching with condition dropout and EMA weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TeacherParams {
+    pub iterations: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Linear learning-rate warm-up, in iterations.
+    pub warmup: usize,
+    pub weight_decay: f64,
+    /// Probability of training on the empty prompt (what CFG needs).
+    pub cfg_dropout: f64,
+    pub ema: f64,
+    pub checkpoint_every: usize,
+    pub seed: u64,
+    /// UNet channel widths per resolution level.
+    pub widths: Vec<i64>,
+    pub blocks: usize,
+    pub emb_dim: usize,
+    pub token_dim: usize,
+    pub heads: usize,
+    /// Attention at resolutions at or below this.
+    pub attn_res: usize,
+    /// CFG scale and steps recorded as the teacher's sampling defaults.
+    pub alpha: f64,
+    pub sample_steps: usize,
+    pub solver: Solver,
+    pub log_every: usize,
+    pub grad_clip: f64,
+    pub data: DataParams,
+}
+
+impl Default for TeacherParams {
+    fn default() -> Self {
+        TeacherParams {
+            iterations: 4000,
+            batch: 64,
+            lr: 2e-3,
+            warmup: 100,
+            weight_decay: 0.0,
+            cfg_dropout: 0.1,
+            ema: 0.995,
+            checkpoint_every: 500,
+            seed: 0,
+            widths: vec![32, 64],
+            blocks: 1,
+            emb_dim: 64,
+            token_dim: 64,
+            heads: 4,
+            attn_res: 8,
+            alpha: 3.0,
+            sample_steps: 50,
+            solver: Solver::Euler,
+            log_every: 10,
+            grad_clip: 1.0,
+            data: DataParams::default(),
+        }
+    }
+}
+
+impl TeacherParams {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        at_least_one(&mut out, "batch", self.batch);
+        at_least_one(&mut out, "sample_steps", self.sample_steps);
+        at_least_one(&mut out, "heads", self.heads);
+        at_least_one(&mut out, "log_every", self.log_every);
+        positive(&mut out, "lr", self.lr);
+        if !(0.0..=1.0).contains(&self.cfg_dropout) {
+            out.push(issue(
+                "cfg_dropout",
+                format!("must be in [0, 1], got {}", self.cfg_dropout),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            out.push(issue("ema", format!("must be in [0, 1), got {}", self.ema)));
+        }
+        if self.widths.is_empty() || self.widths.iter().any(|&w| w < 1) {
+            out.push(issue(
+                "widths",
+                format!(
+                    "must be a non-empty list of positive channel counts, got {:?}",
+                    self.widths
+                ),
+            ));
+        }
+        out
+    }
+}
+
+/// `teacher: {torchscript: path}` on a distill stage: a user's teacher module instead of an
+/// upstream teacher stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchscriptTeacher {
+    pub torchscript: PathBuf,
+}
+
+/// `distill` stage: Decoupled DMD (CA + DM) from an upstream teacher.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillParams {
+    pub iterations: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// The fake score's learning rate; `lr` when not given.
+    pub fake_lr: Option<f64>,
+    pub weight_decay: f64,
+    pub student_steps: usize,
+    /// CFG scale of the CA term.
+    pub alpha: f64,
+    /// Weights of the CA (engine) and DM (shield) terms.
+    pub ca: f64,
+    pub dm: f64,
+    pub schedule: Schedule,
+    pub regularizer: Regularizer,
+    /// Fake-score updates per generator update.
+    pub fake_updates: usize,
+    pub grad_clip: f64,
+    pub monitor_every: usize,
+    pub stop_on_divergence: bool,
+    pub dm_controller: bool,
+    pub var_bound: f64,
+    pub divergence_patience: usize,
+    pub saturation_margin: f64,
+    pub tau_min: f64,
+    pub tau_max: f64,
+    pub norm_eps: f64,
+    pub gan_weight: f64,
+    pub checkpoint_every: usize,
+    pub seed: u64,
+    pub teacher: Option<TorchscriptTeacher>,
+    pub data: DataParams,
+}
+
+impl Default for DistillParams {
+    fn default() -> Self {
+        DistillParams {
+            iterations: 300,
+            batch: 32,
+            lr: 2e-4,
+            fake_lr: None,
+            weight_decay: 0.0,
+            student_steps: 4,
+            alpha: 4.0,
+            ca: 1.0,
+            dm: 1.0,
+            schedule: Schedule::Hybrid,
+            regularizer: Regularizer::Dm,
+            fake_updates: 5,
+            grad_clip: 1.0,
+            monitor_every: 10,
+            stop_on_divergence: false,
+            dm_controller: false,
+            var_bound: 0.8,
+            divergence_patience: 3,
+            saturation_margin: 0.05,
+            tau_min: 0.02,
+            tau_max: 0.98,
+            norm_eps: 1e-4,
+            gan_weight: 0.1,
+            checkpoint_every: 100,
+            seed: 0,
+            teacher: None,
+            data: DataParams::default(),
+        }
+    }
+}
+
+impl DistillParams {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        if !(1..=8).contains(&self.student_steps) {
+            out.push(issue(
+                "student_steps",
+                format!("must be in 1..=8, got {}", self.student_steps),
+            ));
+        }
+        at_least_one(&mut out, "batch", self.batch);
+        at_least_one(&mut out, "monitor_every", self.monitor_every);
+        positive(&mut out, "lr", self.lr);
+        if let Some(f) = self.fake_lr {
+            positive(&mut out, "fake_lr", f);
+        }
+        if !(0.0 < self.tau_min && self.tau_min < self.tau_max && self.tau_max <= 1.0) {
+            out.push(issue(
+                "tau_min",
+                format!(
+                    "need 0 < tau_min < tau_max <= 1, got tau_min {} and tau_max {}",
+                    self.tau_min, self.tau_max
+                ),
+            ));
+        }
+        out
+    }
+
+    /// The fake score's learning rate (`fake_lr`, else `lr`).
+    pub fn fake_lr(&self) -> f64 {
+        self.fake_lr.unwrap_or(self.lr)
+    }
+}
+
+/// `judge` stage: the evaluator behind shapes-FID and DPG-shapes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeParams {
+    /// At most this many iterations (training stops early at `target`).
+    pub iterations: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Largest std of the noise added to training images.
+    pub noise: f64,
+    pub width: usize,
+    pub feature_dim: usize,
+    pub log_every: usize,
+    /// Validation every this many iterations (0: never; train all iterations).
+    pub check_every: usize,
+    pub val_scenes: usize,
+    /// Stop when every category reaches this accuracy on the validation stream.
+    pub target: f64,
+    /// Scenes of the held-out accuracy check.
+    pub held_out: usize,
+    /// The job fails when a category is below this on the held-out scenes.
+    pub min_accuracy: f64,
+    pub data: DataParams,
+}
+
+impl Default for JudgeParams {
+    fn default() -> Self {
+        JudgeParams {
+            iterations: 1000,
+            batch: 64,
+            lr: 2e-3,
+            seed: 0,
+            noise: 0.08,
+            width: 24,
+            feature_dim: 256,
+            log_every: 25,
+            check_every: 100,
+            val_scenes: 1000,
+            target: 0.998,
+            held_out: 2000,
+            min_accuracy: 0.98,
+            data: DataParams::default(),
+        }
+    }
+}
+
+impl JudgeParams {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        at_least_one(&mut out, "batch", self.batch);
+        at_least_one(&mut out, "log_every", self.log_every);
+        positive(&mut out, "lr", self.lr);
+        for (key, v) in [("min_accuracy", self.min_accuracy), ("target", self.target)] {
+            if !(0.0..=1.0).contains(&v) {
+                out.push(issue(key, format!("must be in [0, 1], got {v}")));
+            }
+        }
+        out
+    }
+}
+
+/// `evaluate` stage: samples an upstream teacher or student and measures the samples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluateParams {
+    /// Sampling steps to evaluate at (`4` or `[1, 4]`); the generator's default when absent.
+    pub sample_steps: Option<OneOrMany<usize>>,
+    /// Images per evaluated step count (FID's N).
+    pub samples: usize,
+    pub images_per_prompt: usize,
+    pub batch: usize,
+    pub seed: u64,
+    pub metrics: OneOrMany<Metric>,
+    pub throughput_batches: OneOrMany<usize>,
+    pub throughput_calls: usize,
+}
+
+impl Default for EvaluateParams {
+    fn default() -> Self {
+        EvaluateParams {
+            sample_steps: None,
+            samples: 2000,
+            images_per_prompt: 4,
+            batch: 250,
+            seed: 0,
+            metrics: OneOrMany::Many(vec![
+                Metric::Fid,
+                Metric::Dpg,
+                Metric::Pixels,
+                Metric::Stability,
+            ]),
+            throughput_batches: OneOrMany::Many(vec![1, 16]),
+            throughput_calls: 10,
+        }
+    }
+}
+
+impl EvaluateParams {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        if let Some(steps) = &self.sample_steps {
+            let steps = steps.to_vec();
+            if steps.is_empty() || steps.contains(&0) {
+                out.push(issue(
+                    "sample_steps",
+                    format!("must be positive step counts, got {steps:?}"),
+                ));
+            }
+        }
+        if self.samples < 2 {
+            out.push(issue(
+                "samples",
+                format!("must be at least 2, got {}", self.samples),
+            ));
+        }
+        if self.metrics.to_vec().is_empty() {
+            out.push(issue("metrics", "must name at least one metric"));
+        }
+        at_least_one(&mut out, "images_per_prompt", self.images_per_prompt);
+        at_least_one(&mut out, "batch", self.batch);
+        at_least_one(&mut out, "throughput_calls", self.throughput_calls);
+        out
+    }
+}
