@@ -9,8 +9,7 @@
 //!   functions that load it); `ddmd-report` renders it and holds no SQL of its own.
 //! - [`format_query`], [`format_runs_table`], [`format_run_detail`] turn read results into text.
 //!
-//! Every SQL statement of the project that touches the run database is in this crate. The
-//! store never touches tensors and knows nothing about scheduling.
+//! The store never touches tensors and knows nothing about scheduling.
 
 mod artifact;
 mod connect;
