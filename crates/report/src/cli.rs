@@ -2,7 +2,7 @@
 //! were moved only lose their sample images and links).
 
 use crate::assemble::{render_report, RenderOptions};
-use crate::db;
+use crate::load;
 use crate::output;
 use crate::spec::{parse_report_params, ReportSpec};
 use crate::stage::folder_name;
@@ -25,9 +25,9 @@ pub struct ReportArgs {
 
 /// Renders the report and returns the path of its `index.html`.
 pub fn report_command(db: &Path, args: &ReportArgs) -> anyhow::Result<PathBuf> {
-    let invocation = db::find_invocation(db, &args.pipeline, args.invocation)?;
+    let invocation = load::find_invocation(db, &args.pipeline, args.invocation)?;
     // The params the report stage was given, when the invocation had one; else defaults.
-    let spec = match db::report_params(db, invocation)? {
+    let spec = match load::report_params(db, invocation)? {
         Some(params) => parse_report_params(&params)
             .with_context(|| format!("params of the report stage of invocation {invocation}"))?,
         None => ReportSpec {
@@ -35,7 +35,7 @@ pub fn report_command(db: &Path, args: &ReportArgs) -> anyhow::Result<PathBuf> {
             ..ReportSpec::default()
         },
     };
-    let data = db::load_invocation(db, invocation)?;
+    let data = load::load_invocation(db, invocation)?;
     let out = args
         .out
         .clone()

@@ -6,12 +6,14 @@
 //! [`run_report_stage`] (the worker), [`report_command`] (`ddmd-pipe report`), and
 //! [`render_report`] over data loaded with [`load_invocation`].
 //!
-//! This crate reads the run database and never writes it.
+//! This crate renders and holds no SQL: the run database is read (read-only) by
+//! `ddmd_store::report`, which fills the plain data of [`model`]; [`load_invocation`] and its
+//! siblings are thin synchronous calls into it.
 
 mod assemble;
 mod cli;
-mod db;
 mod error;
+mod load;
 pub mod metrics_meta;
 pub mod model;
 mod output;
@@ -27,8 +29,8 @@ pub mod table;
 
 pub use assemble::{render_report, RenderOptions, RenderSummary};
 pub use cli::{report_command, ReportArgs};
-pub use db::{find_invocation, invocation_of_run, load_invocation};
 pub use error::ReportError;
+pub use load::{find_invocation, invocation_of_run, load_invocation};
 pub use model::{ReportData, RunRecord};
 pub use output::{write_reports_index, Manifest};
 pub use spec::{parse_report_params, ReportSpec};

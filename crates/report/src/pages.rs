@@ -3,7 +3,7 @@
 //! that templates stay declarative.
 
 use crate::error::Result;
-use crate::model::{ReportData, RunRecord};
+use crate::model::{ReportData, RunRecord, RunRecordExt};
 use crate::plot::{self, PlotModel, Series, MAX_POINTS};
 use crate::render::{fmt_duration, fmt_time};
 use crate::samples::{resolve, SampleGroup};

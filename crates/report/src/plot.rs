@@ -4,7 +4,7 @@
 //! database keeps every point. plotters escapes the text it writes into the SVG.
 
 use crate::error::{ReportError, Result};
-use crate::model::{FinalValue, RunRecord};
+use crate::model::{FinalValue, RunRecord, RunRecordExt};
 use crate::spec::{PlotKind, PlotSpec};
 use crate::stats::{downsample, fmt_num, mean_std, smooth};
 use crate::table::{key_matches, passes};

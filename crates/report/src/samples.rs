@@ -3,7 +3,7 @@
 //! folder so that it opens without the artifact store.
 
 use crate::error::{ReportError, Result};
-use crate::model::RunRecord;
+use crate::model::{RunRecord, RunRecordExt};
 use crate::spec::SamplesSpec;
 use crate::table::passes;
 use serde::Serialize;

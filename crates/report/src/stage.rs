@@ -1,9 +1,9 @@
-//! The `report` stage worker: reads the run database read-only, renders the report into the
-//! job's work directory, reports it as an artifact, and optionally publishes a copy under a
-//! reports folder with an index of every report there.
+//! The `report` stage worker: reads the run database read-only (through the store), renders
+//! the report into the job's work directory, reports it as an artifact, and optionally
+//! publishes a copy under a reports folder with an index of every report there.
 
 use crate::assemble::{render_report, RenderOptions};
-use crate::db;
+use crate::load;
 use crate::output;
 use crate::spec::parse_report_params;
 use anyhow::Context;
@@ -35,12 +35,12 @@ pub fn folder_name(pipeline: &str) -> String {
 pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
     let spec = parse_report_params(&job.params).context("report params")?;
     let db_path = job.home.join("runs.sqlite");
-    let invocation = db::invocation_of_run(&db_path, job.run_id.0)?;
+    let invocation = load::invocation_of_run(&db_path, job.run_id.0)?;
     sink.log(format!(
         "reading invocation {invocation} from {}",
         db_path.display()
     ))?;
-    let data = db::load_invocation(&db_path, invocation)?;
+    let data = load::load_invocation(&db_path, invocation)?;
 
     // Upstream jobs the database does not (yet) hold would silently be missing from tables.
     let present: BTreeSet<&str> = data.runs.iter().map(|r| r.job_name.as_str()).collect();

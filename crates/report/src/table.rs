@@ -4,7 +4,7 @@
 //! Also writes the table as CSV and Markdown. No HTML here: the template renders the model.
 
 use crate::metrics_meta::{self, Direction};
-use crate::model::RunRecord;
+use crate::model::{RunRecord, RunRecordExt};
 use crate::spec::{Columns, Filter, TableSpec};
 use crate::stats::{fmt_num, fmt_std, labels_match, mean_std};
 use serde::Serialize;

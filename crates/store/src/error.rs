@@ -32,6 +32,18 @@ pub enum StoreError {
     UnknownRun(RunId),
     #[error("invocation {0} is not in the run database")]
     UnknownInvocation(i64),
+    #[error("invocation {invocation} is not an invocation of pipeline {pipeline:?}")]
+    NotAnInvocationOf { invocation: i64, pipeline: String },
+    /// `known` lists the pipelines the database does have (or says `none`).
+    #[error("no runs of pipeline {pipeline:?}; pipelines in this database: {known}")]
+    NoRunsOfPipeline { pipeline: String, known: String },
+    /// A stored value that cannot be read as what it should be (a hand-edited JSON cell).
+    #[error("cannot read the {what} in the run database: {message}")]
+    Stored { what: String, message: String },
+    #[error("cannot start a runtime to read the run database: {source}")]
+    Runtime { source: std::io::Error },
+    #[error("the thread reading the run database panicked")]
+    ReaderPanicked,
     #[error("invalid {what} status {status:?}; expected one of: {expected}")]
     InvalidStatus {
         what: &'static str,

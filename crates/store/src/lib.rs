@@ -5,6 +5,8 @@
 //! - [`ReadStore`] is what `query`, `runs list|show` and the report worker open: read-only at
 //!   the file level, `query_only`, and an authorizer that refuses ATTACH and PRAGMA writes, so
 //!   a user's SQL can never change the database.
+//! - [`report`] is everything a report reads ([`report::ReportData`] and the synchronous
+//!   functions that load it); `ddmd-report` renders it and holds no SQL of its own.
 //! - [`format_query`], [`format_runs_table`], [`format_run_detail`] turn read results into text.
 //!
 //! The store never touches tensors and knows nothing about scheduling.
@@ -19,6 +21,10 @@ mod model;
 mod params;
 mod query;
 mod reader;
+mod report_load;
+mod report_model;
+mod report_shape;
+mod report_sync;
 mod rows;
 mod writer;
 
@@ -32,6 +38,15 @@ pub use params::flatten_params;
 pub use query::QueryResult;
 pub use reader::ReadStore;
 pub use writer::Store;
+
+/// What a report reads: the data ([`report::ReportData`] of plain types) and synchronous
+/// functions that open the database read-only and load it, for callers without a runtime. The
+/// same reads are async methods of [`ReadStore`] (`invocation_of_run`, `find_invocation`,
+/// `report_params`, `load_report`).
+pub mod report {
+    pub use crate::report_model::{Artifact, FinalValue, InvocationInfo, ReportData, RunRecord};
+    pub use crate::report_sync::{find_invocation, invocation_of_run, load_report, report_params};
+}
 
 /// The migrations of `migrations/`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -1,5 +1,5 @@
-//! [`ReadStore`], the read-only view used by `query`, `runs list|show` and the report worker.
-//! It cannot write: see [`crate::guard`].
+//! [`ReadStore`], the read-only view used by `query` and `runs list|show`; the report's reads
+//! are its methods too, in [`crate::report_load`]. It cannot write: see [`crate::guard`].
 
 use crate::connect;
 use crate::error::{SqlContext, StoreError};
@@ -9,7 +9,7 @@ use crate::rows::{run_columns_prefixed, run_row, RUN_COLUMNS};
 use ddmd_core::RunId;
 use sqlx::{Column, Connection, Executor, SqliteConnection, Statement};
 use std::path::{Path, PathBuf};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
 pub struct ReadStore {
     conn: Mutex<SqliteConnection>,
@@ -28,6 +28,11 @@ impl ReadStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for the read queries of other modules (`report_load`).
+    pub(crate) async fn lock(&self) -> MutexGuard<'_, SqliteConnection> {
+        self.conn.lock().await
     }
 
     pub async fn close(self) -> Result<(), StoreError> {
