@@ -8,8 +8,7 @@ driver checks that the re-run executed nothing (ours: no new run rows ran; DVC: 
 import tempfile
 from pathlib import Path
 
-from common import (DDMD, DDMD_LEAN, ROOT, BenchError, Row, Sample, ddmd, ddmd_query,
-                    lean_available, run)
+from common import DDMD, ROOT, BenchError, Row, Sample, ddmd, ddmd_query, run
 
 DVC = str(ROOT / ".venv/bin/dvc")
 
@@ -59,12 +58,11 @@ def cache_row(size):
         ddmd(["run", str(spec), "--quiet"], home, cwd=tmp)
         count = "SELECT status, count(*) AS n FROM runs GROUP BY status ORDER BY status"
         before = ddmd_query(home, count)
-        ours, lean = [], []
-        exes = [DDMD, DDMD_LEAN] if lean_available() else [DDMD]
+        ours = []
+        exes = [DDMD]
         for _ in range(reps):
-            for exe in exes:
-                wall, out, err = ddmd(["run", str(spec), "--quiet"], home, cwd=tmp, exe=exe)
-                (ours if exe == DDMD else lean).append(wall)
+            wall, out, err = ddmd(["run", str(spec), "--quiet"], home, cwd=tmp)
+            ours.append(wall)
         after = ddmd_query(home, count)
         want = [{"status": "cached", "n": 3 * width * reps * len(exes)},
                 {"status": "succeeded", "n": 3 * width}]
@@ -88,10 +86,4 @@ def cache_row(size):
     ratio = o.median / p.median
     rows = [Row("5. fully cached re-run, 30 jobs vs dvc repro", o, p, ratio, "≤ 0.2×",
                 ratio <= 0.2, ["wall time of the whole command (process start included)"])]
-    if lean:
-        lo = Sample(lean, "s")
-        rows.append(Row("5b. the same re-run, CLI built without libtorch", lo, p,
-                        lo.median / p.median, "≤ 0.2×", lo.median / p.median <= 0.2,
-                        ["command-only build (`--no-default-features --features reports`), "
-                         "same home and pipeline"]))
     return rows

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (DDMD, DDMD_LEAN, PY, ROOT, BenchError, Row, Sample, ddmd, ddmd_query,
-                    lean_available, paired_ratio, run)
+from common import (DDMD, PY, ROOT, BenchError, Row, Sample, ddmd, ddmd_query, paired_ratio,
+                    run)
 
 EMIT = ROOT / "bench/peers/emit_events.py"
 PEER = ROOT / "bench/peers/mlflow_peer.py"
@@ -137,32 +137,23 @@ def query_row(size):
         spec.write_text(_runs_pipeline(r))
         home = tmp / "home"
         pop_s, _, _ = ddmd(["run", str(spec), "--quiet", "--jobs", "4"], home, cwd=tmp)
-        ours, lean = [], []
-        exes = [DDMD, DDMD_LEAN] if lean_available() else [DDMD]
+        ours = []
         for _ in range(q):
-            for exe in exes:
-                wall, out, _ = ddmd(["query", sql, "--format", "json"], home, exe=exe)
-                rows = json.loads(out)
-                metrics = rows[0]["metrics"] if rows else {}
-                if isinstance(metrics, str):
-                    metrics = json.loads(metrics)
-                if len(rows) != r or "train/m9" not in metrics:
-                    raise BenchError(f"query returned {len(rows)} rows: {str(rows[:1])[:300]}")
-                (ours if exe == DDMD else lean).append(wall)
+            wall, out, _ = ddmd(["query", sql, "--format", "json"], home)
+            rows = json.loads(out)
+            metrics = rows[0]["metrics"] if rows else {}
+            if isinstance(metrics, str):
+                metrics = json.loads(metrics)
+            if len(rows) != r or "train/m9" not in metrics:
+                raise BenchError(f"query returned {len(rows)} rows: {str(rows[:1])[:300]}")
+            ours.append(wall)
         _, out, _ = run([PY, str(PEER), "runs", str(tmp / "mlflow.db"), str(r), str(q)])
         peer = json.loads(out.strip().splitlines()[-1])
     o, p = Sample(ours, "s"), Sample(peer["query_s"], "s")
     ratio = o.median / p.median
-    extra = []
-    if lean:
-        lo = Sample(lean, "s")
-        extra.append(Row("4b. the same query, CLI built without libtorch", lo, p,
-                         lo.median / p.median, "≤ 0.05×", lo.median / p.median <= 0.05,
-                         ["`cargo build --release --no-default-features --features reports`: "
-                          "the default binary spends most of its time loading libtorch"]))
     return [Row(f"4. final metrics of {r:,} runs: query vs mlflow.search_runs", o, p, ratio,
                 "≤ 0.05× (≥ 20× faster)", ratio <= 0.05,
                 [f"run_summary (params + final metrics JSON) via `ddmd-pipe query`, process "
                  f"start included; search_runs in-process. Populating took {pop_s:.1f} s "
                  f"through `ddmd-pipe run` ({r} command jobs) vs {peer['populate_s']:.1f} s "
-                 f"in MLflow"])] + extra
+                 f"in MLflow"])]

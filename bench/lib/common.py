@@ -18,7 +18,6 @@ DDMD = str(ROOT / "target" / "release" / "ddmd-pipe")
 EXAMPLES = ROOT / "target" / "release" / "examples"
 # The same CLI built without the `science` feature (no libtorch), which bench/run builds into
 # its own target folder: what a command-only user (or `query`) pays without loading libtorch.
-DDMD_LEAN = str(ROOT / "target" / "bench-lean" / "release" / "ddmd-pipe")
 
 
 class BenchError(RuntimeError):
@@ -61,9 +60,6 @@ def ddmd(args, home, cwd=None, check=True, exe=DDMD):
     """`ddmd-pipe --home HOME ARGS`; returns (wall, stdout, stderr)."""
     return run([exe, "--home", str(home), *args], cwd=cwd, check=check)
 
-
-def lean_available():
-    return os.path.exists(DDMD_LEAN)
 
 
 def ddmd_query(home, sql):

@@ -27,6 +27,7 @@ use crate::sched::pool::discover_gpus;
 use crate::sched::recover::{hostname, recover_stale};
 use crate::sched::slurm;
 use crate::sched::{Dispatcher, Invocation, RunOptions};
+use ddmd_core::InvocationStatus;
 use ddmd_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     if let Some(0) = args.jobs {
         return Err(bad("--jobs 0: expected at least 1"));
     }
-    let executor = Executor::resolve(&args.executor, spec.executor.as_ref()).map_err(bad)?;
+    let executor = super::executor::resolve(&args.executor, spec.executor.as_ref()).map_err(bad)?;
     executor.preflight(home.root()).map_err(bad)?;
     let slurm = matches!(executor, Executor::Slurm(_));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
@@ -171,11 +172,11 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     .run(&decisions)
     .await?;
     let status = if summary.interrupted {
-        "interrupted"
+        InvocationStatus::Interrupted
     } else if summary.failed > 0 {
-        "failed"
+        InvocationStatus::Failed
     } else {
-        "succeeded"
+        InvocationStatus::Succeeded
     };
     store.end_invocation(invocation_id, status).await?;
     // Close the writer explicitly: a dropped sqlx connection is closed on its worker thread,

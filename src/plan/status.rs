@@ -44,25 +44,18 @@ impl History {
             return Ok(h);
         }
         let store = ReadStore::open(db).await?;
-        let res = store
-            .query(
-                "SELECT r.cache_key, r.job_name, p.name, MAX(r.id) FROM runs r \
-                 JOIN pipelines p ON p.id = r.pipeline_id \
-                 WHERE r.status = 'succeeded' GROUP BY r.cache_key, r.job_name, p.name",
-            )
-            .await?;
+        let runs = store.succeeded_runs().await?;
         store.close().await?;
-        for row in res.rows {
-            let key = row[0].as_str().unwrap_or_default().to_string();
-            let job = row[1].as_str().unwrap_or_default().to_string();
-            let pipe = row[2].as_str().unwrap_or_default();
-            let id = RunId(row[3].as_i64().unwrap_or_default());
-            let e = h.by_key.entry(key.clone()).or_insert(id);
-            if id.0 > e.0 {
-                *e = id;
+        for r in runs {
+            let e = h.by_key.entry(r.cache_key.0.clone()).or_insert(r.run);
+            if r.run.0 > e.0 {
+                *e = r.run;
             }
-            if pipe == pipeline {
-                h.keys_by_job.entry(job).or_default().push((key, id));
+            if r.pipeline == pipeline {
+                h.keys_by_job
+                    .entry(r.job_name)
+                    .or_default()
+                    .push((r.cache_key.0, r.run));
             }
         }
         Ok(h)

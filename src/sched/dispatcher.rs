@@ -9,7 +9,7 @@ use super::runner::{upstream_entry, Attempt, Ended, Outcome, Stop};
 use crate::home::{Home, JobLock, JobLockTry};
 use crate::plan::status::Decision;
 use crate::plan::{JobIx, Plan};
-use ddmd_core::{JobFile, RunId};
+use ddmd_core::{JobFile, RunId, RunStatus};
 use ddmd_store::{NewRun, RunFinish, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -231,10 +231,11 @@ impl<'a> Dispatcher<'a> {
                         _ => "was skipped",
                     }
                 );
-                self.record_terminal(ix, "skipped", &why).await?;
+                self.record_terminal(ix, RunStatus::Skipped, &why).await?;
                 self.state[ix] = State::Skipped;
                 self.summary.skipped += 1;
-                self.progress.settled(&job.id, "skipped", Some(&why));
+                self.progress
+                    .settled(&job.id, RunStatus::Skipped, Some(&why));
             } else if job.needs.iter().all(|&n| self.state[n].ok()) {
                 self.state[ix] = State::Ready;
             }
@@ -361,7 +362,9 @@ impl<'a> Dispatcher<'a> {
             }
             None => {
                 self.attempts[ix] += 1;
-                self.store.insert_run(&self.new_run(ix, "queued")).await?
+                self.store
+                    .insert_run(&self.new_run(ix, RunStatus::Queued))
+                    .await?
             }
         };
         let job_dir = self.home.job_dir(run);
@@ -428,7 +431,7 @@ impl<'a> Dispatcher<'a> {
                 // The attempt has published its artifacts (or failed): others may go on.
                 self.job_locks[ix] = None;
                 let job = &self.plan.jobs[ix];
-                let status = outcome.ended.as_str();
+                let status = outcome.ended.status();
                 self.progress
                     .finished(ix, &job.id, status, outcome.error.as_deref());
                 match outcome.ended {
@@ -480,7 +483,7 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
-    fn new_run(&self, ix: JobIx, status: &str) -> NewRun {
+    fn new_run(&self, ix: JobIx, status: RunStatus) -> NewRun {
         let job = &self.plan.jobs[ix];
         NewRun {
             invocation_id: self.inv.invocation_id,
@@ -491,7 +494,7 @@ impl<'a> Dispatcher<'a> {
             point: serde_json::Value::Object(job.point.clone()),
             params: serde_json::Value::Object(job.params.clone()),
             cache_key: job.cache_key.to_string(),
-            status: status.to_string(),
+            status,
             attempt: self.attempts[ix].max(1),
             queued_at: ddmd_core::events::now_secs(),
         }
@@ -499,13 +502,13 @@ impl<'a> Dispatcher<'a> {
 
     async fn record_cached(&mut self, ix: JobIx, source: RunId) -> anyhow::Result<()> {
         self.store
-            .record_cached(&self.new_run(ix, "cached"), source)
+            .record_cached(&self.new_run(ix, RunStatus::Cached), source)
             .await?;
         self.state[ix] = State::Cached;
         self.summary.cached += 1;
         self.progress.settled(
             &self.plan.jobs[ix].id,
-            "cached",
+            RunStatus::Cached,
             Some(&format!("result of run {source}")),
         );
         Ok(())
@@ -515,7 +518,7 @@ impl<'a> Dispatcher<'a> {
     async fn record_terminal(
         &mut self,
         ix: JobIx,
-        status: &str,
+        status: RunStatus,
         error: &str,
     ) -> anyhow::Result<()> {
         let run = self.store.insert_run(&self.new_run(ix, status)).await?;
@@ -523,7 +526,7 @@ impl<'a> Dispatcher<'a> {
             .finish_run(
                 run,
                 &RunFinish {
-                    status: status.to_string(),
+                    status,
                     exit_code: None,
                     error: Some(error.to_string()),
                     ended_at: ddmd_core::events::now_secs(),
@@ -535,11 +538,11 @@ impl<'a> Dispatcher<'a> {
     }
 
     async fn fail_unstarted(&mut self, ix: JobIx, why: &str) -> anyhow::Result<()> {
-        self.record_terminal(ix, "failed", why).await?;
+        self.record_terminal(ix, RunStatus::Failed, why).await?;
         self.state[ix] = State::Failed;
         self.summary.failed += 1;
         self.progress
-            .settled(&self.plan.jobs[ix].id, "failed", Some(why));
+            .settled(&self.plan.jobs[ix].id, RunStatus::Failed, Some(why));
         if self.opts.fail_fast {
             self.stopping = true;
             let _ = self.stop_tx.send(Stop::Graceful);

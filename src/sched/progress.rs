@@ -3,7 +3,7 @@
 //! `--quiet`) one plain line per start and end, suitable for log files and CI.
 
 use super::tail::Latest;
-use ddmd_core::JobId;
+use ddmd_core::{JobId, RunStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -113,7 +113,7 @@ impl Progress {
         }
     }
 
-    pub fn finished(&self, ix: usize, job: &JobId, status: &str, detail: Option<&str>) {
+    pub fn finished(&self, ix: usize, job: &JobId, status: RunStatus, detail: Option<&str>) {
         let elapsed = self
             .names
             .lock()
@@ -140,7 +140,7 @@ impl Progress {
     }
 
     /// A job that is done without running (cached, skipped).
-    pub fn settled(&self, job: &JobId, status: &str, detail: Option<&str>) {
+    pub fn settled(&self, job: &JobId, status: RunStatus, detail: Option<&str>) {
         if let Some(f) = &self.fancy {
             f.overall.inc(1);
         }

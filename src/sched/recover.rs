@@ -28,7 +28,7 @@ pub async fn recover_stale(
             continue;
         }
         let finish = RunFinish {
-            status: "cancelled".into(),
+            status: ddmd_core::RunStatus::Cancelled,
             exit_code: None,
             error: Some(format!(
                 "the orchestrator (invocation {}) stopped before this job ended; it is rerun",

@@ -7,7 +7,7 @@ use super::local::{self, describe_exit, log_tail, Program};
 use super::progress::Progress;
 use super::tail::Tailer;
 use crate::home::Home;
-use ddmd_core::{Event, EventKind, JobFile, RunId, UpstreamJob};
+use ddmd_core::{Event, EventKind, JobFile, RunId, RunStatus, UpstreamJob};
 use ddmd_store::{RunFinish, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,11 +32,11 @@ pub enum Ended {
 }
 
 impl Ended {
-    pub fn as_str(self) -> &'static str {
+    pub fn status(self) -> RunStatus {
         match self {
-            Ended::Succeeded => "succeeded",
-            Ended::Failed => "failed",
-            Ended::Cancelled => "cancelled",
+            Ended::Succeeded => RunStatus::Succeeded,
+            Ended::Failed => RunStatus::Failed,
+            Ended::Cancelled => RunStatus::Cancelled,
         }
     }
 }
@@ -288,7 +288,7 @@ impl Attempt {
 
     pub(super) async fn finish(&self, o: &Outcome, artifact_dir: Option<PathBuf>) {
         let f = RunFinish {
-            status: o.ended.as_str().to_string(),
+            status: o.ended.status(),
             exit_code: o.exit_code,
             error: o.error.clone(),
             ended_at: ddmd_core::events::now_secs(),

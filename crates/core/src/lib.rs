@@ -5,8 +5,10 @@ pub mod events;
 pub mod ids;
 pub mod job;
 pub mod params;
+pub mod status;
 pub mod suggest;
 
 pub use events::{Event, EventKind, EventSink, ParseEventError};
 pub use ids::{CacheKey, JobId, RunId, StageName};
 pub use job::{JobFile, StageKind, UpstreamJob};
+pub use status::{InvocationStatus, RunStatus};

@@ -200,5 +200,8 @@ fn evaluate_a_teacher_with_every_metric() {
         "{:#}",
         run(&bad, ddmd_eval::run_evaluate_stage).unwrap_err()
     );
-    assert!(err.contains("unknown metric \"fdi\""), "{err}");
+    assert!(
+        err.contains("parameter `metrics`: item 1: unknown value `fdi`; expected one of fid, kid"),
+        "{err}"
+    );
 }

@@ -269,7 +269,7 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
             point,
             params,
             cache_key: format!("key-{job}"),
-            status: "queued".into(),
+            status: ddmd_core::RunStatus::Queued,
             attempt: 1,
             queued_at: 1_700_000_000.0,
         };
@@ -304,7 +304,7 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
                     .finish_run(
                         id,
                         &RunFinish {
-                            status: end.into(),
+                            status: ddmd_core::RunStatus::parse(end).expect("a run status"),
                             exit_code: Some(if end == "succeeded" { 0 } else { 1 }),
                             error,
                             ended_at: 1_700_000_250.25,
@@ -416,10 +416,13 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
         let report = new_run(inv, "report", "report", json!({}), params.clone());
         store.insert_run(&report).await.expect("report run");
         store
-            .end_invocation(old, "succeeded")
+            .end_invocation(old, ddmd_core::InvocationStatus::Succeeded)
             .await
             .expect("end old");
-        store.end_invocation(inv, "succeeded").await.expect("end");
+        store
+            .end_invocation(inv, ddmd_core::InvocationStatus::Succeeded)
+            .await
+            .expect("end");
         store.close().await.expect("close");
 
         // The writer stamps invocations with the clock; pin them so the page is reproducible.

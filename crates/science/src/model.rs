@@ -155,15 +155,6 @@ impl Generator {
 
     /// Images [n, 3, R, R] in [-1, 1] on the CPU for `tokens` [n, MAX_TOKENS]; noise depends only
     /// on `seed` (drawn on the CPU), so a GPU and a CPU run start from the same noise.
-    /// Panics only if a network that passed the load-time trial call fails later; use
-    /// [`Generator::try_generate_with`] to get that as an error.
-    pub fn generate(&self, tokens: &Tensor, steps: Option<usize>, seed: u64) -> Tensor {
-        match self.try_generate_with(tokens, steps, None, seed) {
-            Ok(t) => t,
-            Err(e) => panic!("generation failed after a successful trial call: {e:#}"),
-        }
-    }
-
     pub fn try_generate_with(
         &self,
         tokens: &Tensor,

@@ -74,6 +74,21 @@ pub fn json_schema() -> Value {
         },
         "else": { "not": { "required": ["inputs"] } }
     });
+    // Each built-in kind's params, from the contracts the plan checks them with
+    // (`ddmd_core::params`), so an editor completes and checks them as `validate` does.
+    let mut defs = serde_json::Map::new();
+    let mut by_kind = Vec::new();
+    for kind in StageKind::ALL {
+        if let Some((params, kind_defs)) = ddmd_core::params::json_schema(kind) {
+            defs.extend(kind_defs);
+            by_kind.push(json!({
+                "if": { "properties": { "kind": { "const": kind.as_str() } } },
+                "then": { "properties": { "params": params } }
+            }));
+        }
+    }
+    let mut stage = stage;
+    stage["allOf"] = Value::Array(by_kind);
     let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://ddmd-pipe.invalid/pipeline.schema.json",
@@ -107,6 +122,9 @@ pub fn json_schema() -> Value {
             "stageName": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" }
         }
     });
+    if let Some(d) = schema["$defs"].as_object_mut() {
+        d.extend(defs);
+    }
     // The "ddmd-pipe.invalid" id is a placeholder domain by design (RFC 2606); drop it so no
     // tool tries to fetch it.
     if let Some(o) = schema.as_object_mut() {

@@ -578,3 +578,31 @@ stages:
     assert_eq!(names(&spec, "train"), ["train[lr=0.1]", "train[lr=0.01]"]);
     assert_eq!(names(&spec, "eval"), ["eval"]);
 }
+
+#[test]
+fn schema_describes_the_params_of_each_built_in_kind() {
+    let s = json_schema();
+    let stage = &s["properties"]["stages"]["additionalProperties"];
+    let by_kind = stage["allOf"].as_array().expect("allOf per kind");
+    let distill = by_kind
+        .iter()
+        .find(|e| e["if"]["properties"]["kind"]["const"] == json!("distill"))
+        .expect("distill params");
+    let params = &distill["then"]["properties"]["params"];
+    assert_eq!(params["additionalProperties"], json!(false));
+    assert_eq!(params["properties"]["iterations"]["default"], json!(300));
+    // Enum values live in the root's $defs, where the references point.
+    let r = params["properties"]["schedule"]["$ref"]
+        .as_str()
+        .expect("schedule is a reference");
+    let name = r.trim_start_matches("#/$defs/");
+    let text = s["$defs"][name].to_string();
+    assert!(
+        text.contains("hybrid") && text.contains("constrained"),
+        "{text}"
+    );
+    // Command stages keep open params (their template reads any key).
+    assert!(!by_kind
+        .iter()
+        .any(|e| e["if"]["properties"]["kind"]["const"] == json!("command")));
+}

@@ -44,12 +44,6 @@ pub enum StoreError {
     Runtime { source: std::io::Error },
     #[error("the thread reading the run database panicked")]
     ReaderPanicked,
-    #[error("invalid {what} status {status:?}; expected one of: {expected}")]
-    InvalidStatus {
-        what: &'static str,
-        status: String,
-        expected: String,
-    },
     #[error("run {run}: event seq {seq} does not fit the database (at most {max})", max = i64::MAX)]
     SeqOutOfRange { run: RunId, seq: u64 },
     #[error("{context}: {source}")]

@@ -292,7 +292,7 @@ pub fn format_runs_table(runs: &[RunRow]) -> String {
                 Cell::left(escape_controls(&r.job_name)),
                 Cell::left(match r.source_run_id {
                     Some(src) => format!("{} ({src})", r.status),
-                    None => r.status.clone(),
+                    None => r.status.to_string(),
                 }),
                 Cell::right(r.attempt.to_string()),
                 Cell::left(devices_text(&r.devices)),

@@ -12,6 +12,7 @@
 //! The store never touches tensors and knows nothing about scheduling.
 
 mod artifact;
+mod cache_history;
 mod connect;
 mod error;
 mod format;
@@ -28,11 +29,12 @@ mod report_sync;
 mod rows;
 mod writer;
 
+pub use cache_history::SucceededRun;
 pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};
 pub use model::{
-    invocation_status, run_status, ArtifactRow, FinalMetric, IngestStats, NewRun, RunDetail,
-    RunFilter, RunFinish, RunRow, UnavailableRow,
+    ArtifactRow, FinalMetric, IngestStats, InvocationStatus, NewRun, RunDetail, RunFilter,
+    RunFinish, RunRow, RunStatus, UnavailableRow,
 };
 pub use params::flatten_params;
 pub use query::QueryResult;

@@ -3,31 +3,7 @@
 use ddmd_core::{CacheKey, RunId};
 use serde::Serialize;
 
-/// The statuses a run row can have, as stored in `runs.status`.
-pub mod run_status {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const CANCELLED: &str = "cancelled";
-    pub const SKIPPED: &str = "skipped";
-    pub const CACHED: &str = "cached";
-    pub const ALL: [&str; 7] = [
-        QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, SKIPPED, CACHED,
-    ];
-    /// Left behind when an orchestrator dies while they were pending.
-    pub const UNFINISHED: [&str; 2] = [QUEUED, RUNNING];
-}
-
-/// The statuses of `invocations.status`.
-pub mod invocation_status {
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const INTERRUPTED: &str = "interrupted";
-    pub const CRASHED: &str = "crashed";
-    pub const ALL: [&str; 5] = [RUNNING, SUCCEEDED, FAILED, INTERRUPTED, CRASHED];
-}
+pub use ddmd_core::{InvocationStatus, RunStatus};
 
 /// A run about to be queued (or recorded as cached).
 #[derive(Clone, Debug)]
@@ -42,7 +18,7 @@ pub struct NewRun {
     /// Resolved parameters; also flattened into `params` rows.
     pub params: serde_json::Value,
     pub cache_key: String,
-    pub status: String,
+    pub status: RunStatus,
     pub attempt: u32,
     pub queued_at: f64,
 }
@@ -50,7 +26,7 @@ pub struct NewRun {
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct RunFinish {
-    pub status: String,
+    pub status: RunStatus,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     pub ended_at: f64,
@@ -69,7 +45,7 @@ pub struct RunRow {
     pub point: serde_json::Value,
     pub params: serde_json::Value,
     pub cache_key: CacheKey,
-    pub status: String,
+    pub status: RunStatus,
     pub attempt: u32,
     /// Device ids the run held; empty on CPU.
     pub devices: Vec<u32>,

@@ -1,7 +1,7 @@
 //! Mapping of `runs` rows to [`RunRow`], shared by the writer and the readers.
 
 use crate::model::RunRow;
-use ddmd_core::{CacheKey, RunId};
+use ddmd_core::{CacheKey, RunId, RunStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -22,6 +22,12 @@ pub(crate) fn run_columns_prefixed(prefix: &str) -> String {
 pub(crate) fn run_row(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
     let devices: Option<String> = row.try_get("devices")?;
     let attempt: i64 = row.try_get("attempt")?;
+    let status_text: String = row.try_get("status")?;
+    // The writer stores only the enum's values; a hand-edited cell is an error, not a default.
+    let status = RunStatus::parse(&status_text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: "status".into(),
+        source: format!("unknown run status {status_text:?}").into(),
+    })?;
     Ok(RunRow {
         id: RunId(row.try_get("id")?),
         invocation_id: row.try_get("invocation_id")?,
@@ -32,7 +38,7 @@ pub(crate) fn run_row(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
         point: json_column(row.try_get("point")?),
         params: json_column(row.try_get("params")?),
         cache_key: CacheKey(row.try_get("cache_key")?),
-        status: row.try_get("status")?,
+        status,
         attempt: u32::try_from(attempt).unwrap_or(0),
         devices: parse_devices(devices.as_deref()),
         pgid: row.try_get("pgid")?,

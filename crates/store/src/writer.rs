@@ -4,7 +4,7 @@
 use crate::connect;
 use crate::error::{SqlContext, StoreError};
 use crate::ingest;
-use crate::model::{invocation_status, run_status, IngestStats, NewRun, RunFinish, RunRow};
+use crate::model::{IngestStats, InvocationStatus, NewRun, RunFinish, RunRow, RunStatus};
 use crate::params::flatten_params;
 use crate::rows::{format_devices, run_columns_prefixed, run_row, RUN_COLUMNS};
 use ddmd_core::{events::now_secs, CacheKey, Event, RunId};
@@ -15,18 +15,6 @@ use tokio::sync::Mutex;
 pub struct Store {
     conn: Mutex<SqliteConnection>,
     path: PathBuf,
-}
-
-fn check_status(what: &'static str, status: &str, allowed: &[&str]) -> Result<(), StoreError> {
-    if allowed.contains(&status) {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidStatus {
-            what,
-            status: status.to_string(),
-            expected: allowed.join(", "),
-        })
-    }
 }
 
 fn to_json(what: &'static str, v: &serde_json::Value) -> Result<String, StoreError> {
@@ -130,11 +118,14 @@ impl Store {
     }
 
     /// Records the end of an invocation (`succeeded`, `failed`, `interrupted`, `crashed`).
-    pub async fn end_invocation(&self, id: i64, status: &str) -> Result<(), StoreError> {
-        check_status("invocation", status, &invocation_status::ALL)?;
+    pub async fn end_invocation(
+        &self,
+        id: i64,
+        status: InvocationStatus,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.lock().await;
         let res = sqlx::query("UPDATE invocations SET status = ?, ended_at = ? WHERE id = ?")
-            .bind(status)
+            .bind(status.as_str())
             .bind(now_secs())
             .bind(id)
             .execute(&mut *conn)
@@ -167,7 +158,6 @@ impl Store {
 
     /// Inserts a run and its flattened parameters in one transaction.
     pub async fn insert_run(&self, r: &NewRun) -> Result<RunId, StoreError> {
-        check_status("run", &r.status, &run_status::ALL)?;
         let mut conn = self.conn.lock().await;
         insert_run_tx(&mut conn, r, None, None).await
     }
@@ -186,7 +176,7 @@ impl Store {
             return Err(StoreError::UnknownRun(source));
         };
         let mut cached = r.clone();
-        cached.status = run_status::CACHED.to_string();
+        cached.status = RunStatus::Cached;
         insert_run_tx(&mut conn, &cached, Some(source), artifact_dir.as_deref()).await
     }
 
@@ -276,13 +266,12 @@ impl Store {
     /// Records how a run ended. `artifact_dir: None` keeps one set earlier. Artifacts reported
     /// before their folder existed are measured now.
     pub async fn finish_run(&self, run: RunId, f: &RunFinish) -> Result<(), StoreError> {
-        check_status("run", &f.status, &run_status::ALL)?;
         let mut conn = self.conn.lock().await;
         let res = sqlx::query(
             "UPDATE runs SET status = ?, exit_code = ?, error = ?, ended_at = ?, \
              artifact_dir = COALESCE(?, artifact_dir) WHERE id = ?",
         )
-        .bind(&f.status)
+        .bind(f.status.as_str())
         .bind(f.exit_code)
         .bind(&f.error)
         .bind(f.ended_at)
@@ -300,13 +289,12 @@ impl Store {
     /// Closes a run that recovery found unfinished, unless it has ended since (its own
     /// orchestrator may finish it between recovery's look and this write): true when closed.
     pub async fn close_stale_run(&self, run: RunId, f: &RunFinish) -> Result<bool, StoreError> {
-        check_status("run", &f.status, &run_status::ALL)?;
         let mut conn = self.conn.lock().await;
         let res = sqlx::query(
             "UPDATE runs SET status = ?, exit_code = ?, error = ?, ended_at = ? \
              WHERE id = ? AND status IN ('queued', 'running')",
         )
-        .bind(&f.status)
+        .bind(f.status.as_str())
         .bind(f.exit_code)
         .bind(&f.error)
         .bind(f.ended_at)
@@ -431,7 +419,7 @@ async fn insert_run_tx(
     .bind(point)
     .bind(params)
     .bind(&r.cache_key)
-    .bind(&r.status)
+    .bind(r.status.as_str())
     .bind(i64::from(r.attempt))
     .bind(r.queued_at)
     .bind(source.map(|s| s.0))

@@ -87,7 +87,7 @@ async fn runs_list_and_show() {
         .finish_run(
             a,
             &RunFinish {
-                status: "failed".into(),
+                status: ddmd_core::RunStatus::Failed,
                 exit_code: Some(3),
                 error: Some("exit code 3\nTraceback...".into()),
                 ended_at: 1_796_071_317.0,

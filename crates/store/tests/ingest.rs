@@ -250,7 +250,7 @@ async fn artifacts_are_measured_relative_to_the_run_folders() {
         .finish_run(
             run,
             &RunFinish {
-                status: "succeeded".into(),
+                status: ddmd_core::RunStatus::Succeeded,
                 exit_code: Some(0),
                 error: None,
                 ended_at: 1_010.0,
@@ -262,7 +262,7 @@ async fn artifacts_are_measured_relative_to_the_run_folders() {
     let d = r.run(run).await.unwrap().unwrap();
     assert_eq!(d.artifacts[2].bytes, Some(15));
     assert_eq!(d.artifacts[2].sha256.as_ref().map(String::len), Some(64));
-    assert_eq!(d.run.status, "succeeded");
+    assert_eq!(d.run.status, ddmd_core::RunStatus::Succeeded);
     assert_eq!(d.run.duration_s(), Some(9.0));
 }
 

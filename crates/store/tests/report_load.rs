@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 fn done(status: &str) -> RunFinish {
     RunFinish {
-        status: status.into(),
+        status: ddmd_core::RunStatus::parse(status).expect("a run status"),
         exit_code: Some(0),
         error: None,
         ended_at: 1_100.0,

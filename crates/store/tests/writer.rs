@@ -5,11 +5,11 @@ mod common;
 
 use common::{fixture, metric, new_run, run};
 use ddmd_core::{CacheKey, RunId};
-use ddmd_store::{ReadStore, RunFilter, RunFinish, Store, StoreError};
+use ddmd_store::{InvocationStatus, ReadStore, RunFilter, RunFinish, Store, StoreError};
 
 fn finish(status: &str) -> RunFinish {
     RunFinish {
-        status: status.into(),
+        status: ddmd_core::RunStatus::parse(status).expect("a run status"),
         exit_code: Some(if status == "succeeded" { 0 } else { 1 }),
         error: (status == "failed").then(|| "boom\nline two".to_string()),
         ended_at: 1_100.0,
@@ -47,7 +47,7 @@ async fn insert_run_writes_the_row_and_flattened_params() {
     let r = ReadStore::open(&f.db).await.unwrap();
     let d = r.run(id).await.unwrap().unwrap();
     assert_eq!(d.run.job_name, "train[lr=0.1]");
-    assert_eq!(d.run.status, "queued");
+    assert_eq!(d.run.status, ddmd_core::RunStatus::Queued);
     assert_eq!(d.run.point, serde_json::json!({"lr": 0.1}));
     assert_eq!(d.run.devices, Vec::<u32>::new());
     assert_eq!(
@@ -107,7 +107,7 @@ async fn run_life_cycle_and_cache_lookup() {
         .unwrap();
     let r = ReadStore::open(&f.db).await.unwrap();
     let d = r.run(c).await.unwrap().unwrap();
-    assert_eq!(d.run.status, "cached");
+    assert_eq!(d.run.status, ddmd_core::RunStatus::Cached);
     assert_eq!(d.run.source_run_id, Some(b));
     assert_eq!(d.run.artifact_dir.as_deref(), Some("/tmp/art"));
     assert_eq!(d.metrics[0].value, Some(11.0));
@@ -193,28 +193,43 @@ async fn unfinished_runs_and_crashed_invocations_are_found_after_a_restart() {
 async fn invocations_end_with_a_known_status() {
     let f = fixture().await;
     f.store
-        .end_invocation(f.invocation, "succeeded")
+        .end_invocation(f.invocation, InvocationStatus::Succeeded)
         .await
         .unwrap();
-    let err = f
-        .store
-        .end_invocation(f.invocation, "done")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid invocation status \"done\"; expected one of: running, succeeded, failed, interrupted, crashed"
-    );
     assert!(matches!(
-        f.store.end_invocation(999, "failed").await.unwrap_err(),
+        f.store
+            .end_invocation(999, InvocationStatus::Failed)
+            .await
+            .unwrap_err(),
         StoreError::UnknownInvocation(999)
     ));
-    let mut bad = new_run(&f, "x", "k");
-    bad.status = "weird".into();
-    assert!(matches!(
-        f.store.insert_run(&bad).await.unwrap_err(),
-        StoreError::InvalidStatus { .. }
-    ));
+    // Statuses are enums on the way in; a hand-edited cell is an error on the way out, not a
+    // default.
+    let id = f.store.insert_run(&new_run(&f, "x", "k")).await.unwrap();
+    {
+        use sqlx::{ConnectOptions, Connection};
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&f.db)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("UPDATE runs SET status = 'weird' WHERE id = ?")
+            .bind(id.0)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let r = ReadStore::open(&f.db).await.unwrap();
+    let e = r.run(id).await.unwrap_err();
+    assert!(
+        e.to_string().contains("unknown run status \"weird\""),
+        "{e}"
+    );
+    assert!(
+        f.store.unfinished_runs().await.is_ok(),
+        "not unfinished: not read"
+    );
     assert!(matches!(
         f.store
             .mark_running(RunId(999), &[], None, "/j", 0.0)

@@ -88,7 +88,7 @@ pub async fn adopt(
                         run: f.row.id,
                         slurm_id: f.slurm_id,
                         attempt: f.row.attempt,
-                        running: f.row.status == "running",
+                        running: f.row.status == ddmd_core::RunStatus::Running,
                     },
                 );
             }
@@ -100,7 +100,7 @@ pub async fn adopt(
                     .finish_run(
                         f.row.id,
                         &RunFinish {
-                            status: "cancelled".into(),
+                            status: ddmd_core::RunStatus::Cancelled,
                             exit_code: None,
                             error: Some(format!(
                                 "the orchestrator stopped before this job ended and the plan no \

@@ -132,6 +132,46 @@ pub fn known_keys(kind: StageKind) -> Option<Vec<String>> {
     Some(keys)
 }
 
+/// The JSON Schema of a built-in kind's `params` (with the executor keys), and the
+/// definitions it refers to as `#/$defs/<name>`; `None` for command stages (open keys).
+pub fn json_schema(kind: StageKind) -> Option<(Value, Map<String, Value>)> {
+    let schema = match kind {
+        StageKind::Teacher => schemars::schema_for!(TeacherParams),
+        StageKind::Distill => schemars::schema_for!(DistillParams),
+        StageKind::Judge => schemars::schema_for!(JudgeParams),
+        StageKind::Evaluate => schemars::schema_for!(EvaluateParams),
+        StageKind::Report => {
+            let props: Map<String, Value> = REPORT_KEYS
+                .iter()
+                .map(|k| (k.to_string(), Value::Bool(true)))
+                .collect();
+            let mut s = serde_json::json!({ "type": "object", "additionalProperties": false });
+            s["properties"] = Value::Object(props);
+            s["properties"]["mem"] = mem_schema();
+            return Some((s, Map::new()));
+        }
+        StageKind::Command => return None,
+    };
+    let mut s = schema.to_value();
+    let defs = match s.as_object_mut().and_then(|o| o.remove("$defs")) {
+        Some(Value::Object(d)) => d,
+        _ => Map::new(),
+    };
+    if let Some(o) = s.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    s["properties"]["mem"] = mem_schema();
+    Some((s, defs))
+}
+
+fn mem_schema() -> Value {
+    serde_json::json!({
+        "description": "Memory a Slurm job asks for: `4G`, or a number of megabytes",
+        "type": ["string", "number"]
+    })
+}
+
 /// Every problem with the parameters of one job of a built-in stage kind. `params` holds the
 /// keys the job's stage, matrix point and overrides set, plus the `defaults` keys this kind
 /// knows (see the module doc). A command stage's keys are open (its template reads them); a

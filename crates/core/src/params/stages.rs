@@ -32,7 +32,7 @@ fn at_least_one(issues: &mut Vec<ParamIssue>, key: &str, v: usize) {
 }
 
 /// `data: {kind: shapes, resolution: 16, objects: [1, 3]}`: the embedded shapes world.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataParams {
     pub kind: DataKind,
@@ -75,7 +75,7 @@ impl DataParams {
 }
 
 /// `teacher` stage: flow matching with condition dropout and EMA weights.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TeacherParams {
     pub iterations: usize,
@@ -166,14 +166,14 @@ impl TeacherParams {
 
 /// `teacher: {torchscript: path}` on a distill stage: a user's teacher module instead of an
 /// upstream teacher stage.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TorchscriptTeacher {
     pub torchscript: PathBuf,
 }
 
 /// `distill` stage: Decoupled DMD (CA + DM) from an upstream teacher.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistillParams {
     pub iterations: usize,
@@ -277,7 +277,7 @@ impl DistillParams {
 }
 
 /// `judge` stage: the evaluator behind shapes-FID and DPG-shapes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct JudgeParams {
     /// At most this many iterations (training stops early at `target`).
@@ -339,7 +339,7 @@ impl JudgeParams {
 }
 
 /// `evaluate` stage: samples an upstream teacher or student and measures the samples.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluateParams {
     /// Sampling steps to evaluate at (`4` or `[1, 4]`); the generator's default when absent.

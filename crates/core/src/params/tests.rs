@@ -144,3 +144,19 @@ fn report_keys_are_checked_by_name() {
         )]
     );
 }
+
+#[test]
+fn the_json_schema_of_each_kind_names_every_key_and_its_values() {
+    let (s, defs) = json_schema(StageKind::Distill).unwrap();
+    assert_eq!(s["additionalProperties"], json!(false));
+    let props = s["properties"].as_object().unwrap();
+    for key in fields_of::<DistillParams>() {
+        assert!(props.contains_key(&key), "{key} missing");
+    }
+    assert!(props.contains_key("mem"));
+    let text = serde_json::to_string(&defs).unwrap();
+    for v in ["coupled", "hybrid", "constrained", "meanvar", "shapes"] {
+        assert!(text.contains(v), "{v} missing from {text}");
+    }
+    assert!(json_schema(StageKind::Command).is_none());
+}

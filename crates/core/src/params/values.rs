@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// When the CA and DM terms draw their re-noise levels (seed §3.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// One τ ~ U(0, 1) and one noise shared by both terms: original DMD with the CFG score.
@@ -16,7 +16,7 @@ pub enum Schedule {
 }
 
 /// The regulariser beside the CFG-augmentation term (seed table 3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Regularizer {
     /// Distribution matching (teacher cond − fake cond).
@@ -29,7 +29,7 @@ pub enum Regularizer {
 }
 
 /// ODE solver of the teacher's sampler.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Solver {
     Euler,
@@ -37,14 +37,14 @@ pub enum Solver {
 }
 
 /// The data world a built-in stage trains or evaluates on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DataKind {
     Shapes,
 }
 
 /// What an `evaluate` job measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     Fid,
@@ -72,7 +72,7 @@ impl Metric {
 
 /// `4` or `[1, 4]`: one value or a list, always read as a list. Deserialised by hand rather
 /// than `untagged`, which would hide why an element is wrong (`fdi` in a list of metrics).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany<T> {
     One(T),
@@ -109,7 +109,7 @@ impl<T: Clone> OneOrMany<T> {
 }
 
 /// Objects per scene: `2` (exactly) or `[min, max]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     untagged,
     expecting = "a number of objects or [min, max] (non-negative integers)"

@@ -90,14 +90,6 @@ impl Network {
         &self.spec
     }
 
-    pub fn var_store(&self) -> &VarStore {
-        &self.vs
-    }
-
-    pub fn var_store_mut(&mut self) -> &mut VarStore {
-        &mut self.vs
-    }
-
     pub fn device(&self) -> Device {
         self.vs.device()
     }
@@ -134,13 +126,6 @@ impl Network {
     pub fn load(&mut self, path: &Path) -> Result<(), NetError> {
         self.vs.load(path).map_err(|source| NetError::Weights {
             path: path.display().to_string(),
-            source,
-        })
-    }
-
-    pub fn copy_from(&mut self, other: &Network) -> Result<(), NetError> {
-        self.vs.copy(&other.vs).map_err(|source| NetError::Weights {
-            path: "<copy>".into(),
             source,
         })
     }

@@ -1,0 +1,100 @@
+//! The executor a `run` uses, resolved from the pipeline's `executor:` section and the command
+//! line (the command line wins), before anything is written. The scheduler gets the result,
+//! never the command-line types.
+
+use crate::cli::{ExecutorArgs, ExecutorKind};
+use crate::sched::executor::Executor;
+use crate::sched::slurm::SlurmConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<Executor, String> {
+    let section = spec.and_then(|v| v.as_object());
+    let text = |key: &str| {
+        section
+            .and_then(|s| s.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let kind = match args.executor {
+        Some(ExecutorKind::Local) => "local".to_string(),
+        Some(ExecutorKind::Slurm) => "slurm".to_string(),
+        None => text("kind").unwrap_or_else(|| "local".into()),
+    };
+    if kind != "slurm" {
+        return Ok(Executor::Local);
+    }
+    if !(args.slurm_poll_max.is_finite() && args.slurm_poll_max > 0.0) {
+        return Err(format!(
+            "--slurm-poll-max {}: expected a positive number of seconds",
+            args.slurm_poll_max
+        ));
+    }
+    let mut extra: Vec<String> = section
+        .and_then(|s| s.get("extra"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    extra.extend(args.slurm_extra.iter().cloned());
+    Ok(Executor::Slurm(Arc::new(SlurmConfig {
+        partition: args.slurm_partition.clone().or_else(|| text("partition")),
+        account: args.slurm_account.clone().or_else(|| text("account")),
+        qos: args.slurm_qos.clone().or_else(|| text("qos")),
+        extra,
+        mem: args.slurm_mem.clone(),
+        shared_paths: args.slurm_shared_paths.clone(),
+        poll_max: Duration::from_secs_f64(args.slurm_poll_max),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args() -> ExecutorArgs {
+        ExecutorArgs {
+            executor: None,
+            slurm_partition: None,
+            slurm_account: None,
+            slurm_qos: None,
+            slurm_extra: vec![],
+            slurm_mem: None,
+            slurm_shared_paths: None,
+            slurm_poll_max: 5.0,
+        }
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_pipeline() {
+        let spec =
+            json!({"kind": "slurm", "partition": "gpu", "qos": "low", "extra": ["--exclusive"]});
+        let Executor::Slurm(c) = resolve(&args(), Some(&spec)).unwrap() else {
+            panic!("slurm expected");
+        };
+        assert_eq!(c.partition.as_deref(), Some("gpu"));
+        assert_eq!(c.extra, vec!["--exclusive".to_string()]);
+        let mut a = args();
+        a.slurm_qos = Some("high".into());
+        a.slurm_extra = vec!["--hold".into()];
+        let Executor::Slurm(c) = resolve(&a, Some(&spec)).unwrap() else {
+            panic!("slurm expected");
+        };
+        assert_eq!(c.qos.as_deref(), Some("high"));
+        assert_eq!(
+            c.extra,
+            vec!["--exclusive".to_string(), "--hold".to_string()]
+        );
+        a.executor = Some(ExecutorKind::Local);
+        assert!(matches!(resolve(&a, Some(&spec)).unwrap(), Executor::Local));
+        assert!(matches!(resolve(&args(), None).unwrap(), Executor::Local));
+        let mut a = args();
+        a.executor = Some(ExecutorKind::Slurm);
+        a.slurm_poll_max = 0.0;
+        assert!(resolve(&a, None).unwrap_err().contains("--slurm-poll-max"));
+    }
+}
