@@ -1,7 +1,7 @@
 // Shared by every build script that links libtorch (included with `include!`).
 // Why: the binary must run without LD_LIBRARY_PATH (rpath to the venv's torch/lib), and the
 // linker's --as-needed drops libtorch_cuda.so, which makes CUDA invisible on a GPU machine.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "included by several build scripts; some call only torch_link_args_for")]
 fn torch_link_args() {
     torch_link_args_for("");
 }

@@ -1,6 +1,11 @@
 //! The cache keys of the shipped quickstart and ablation pipelines are those recorded before
 //! issue 12's refactor (`tests/fixtures/cache_keys/*.keys`, computed by commit 01ca004): a
 //! change of layering must never make a researcher's finished runs run again.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{repo, text, Env};

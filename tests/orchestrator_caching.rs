@@ -1,5 +1,10 @@
 //! Matrix runs of command stages end to end: results recorded, second run fully cached,
 //! a changed parameter reruns exactly the jobs downstream of it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

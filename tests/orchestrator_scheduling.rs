@@ -1,5 +1,10 @@
 //! GPU exclusivity and packing, retries, keep-going vs --fail-fast, timeouts — all with real
 //! child processes and the real database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

@@ -1,5 +1,10 @@
 //! Interrupts and crashes of the orchestrator: Ctrl-C cancels and leaves no child behind;
 //! SIGKILL mid-run loses and duplicates nothing, and the next run completes the pipeline.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

@@ -3,6 +3,11 @@
 //! and a bad enum value — written in the stage's `params`, in `defaults`, as a matrix axis and
 //! with `--set` — each exits 2 at `validate` and at `run`, names the file, line and column (or
 //! `--set`), the parameter's path and what was expected, and leaves the home untouched.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{snapshot, text, Env};

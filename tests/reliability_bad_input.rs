@@ -6,6 +6,11 @@
 //! panic or backtrace, leave every file of the home unchanged, and cost under a second of CPU.
 //! The bound is on CPU time (from `wait4`), not wall time: the test machine runs several
 //! builds at once, and loading libtorch alone takes most of a second of wall time there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{repo, snapshot, text, Env};
@@ -24,7 +29,10 @@ struct Ran {
 
 /// Runs the binary and reaps it with `wait4`, which gives this child's own CPU time even
 /// while other tests run children in parallel.
-#[allow(clippy::zombie_processes)] // reaped by wait4, which clippy cannot see
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which clippy cannot see"
+)]
 fn run_measured(env: &Env, cwd: &Path, args: &[String]) -> Ran {
     let mut cmd: Command = env.cmd();
     cmd.current_dir(cwd)

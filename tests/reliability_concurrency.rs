@@ -1,6 +1,11 @@
 //! Concurrency (issue 9, item 6): two `ddmd-pipe run` of the same pipeline on the same home
 //! never run a job twice — the second is refused with a message naming the holder — while
 //! runs of different pipelines share the home (and its database) and both finish.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

@@ -1,6 +1,11 @@
 //! Worker faults (issue 9, item 4): a job that segfaults, aborts, runs out of memory, reports
 //! NaN and exits non-zero, or hangs past its `timeout` (ignoring SIGTERM) is recorded as failed
 //! with that reason; its dependants are skipped; the jobs that do not depend on it finish.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

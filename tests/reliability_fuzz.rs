@@ -6,6 +6,11 @@
 //! between the file and the exit code (spec loading, `--set`, planning, command rendering).
 //! `DDMD_FUZZ_CASES` (default 240) and `DDMD_FUZZ_SEED` scale and replay it; a failing input
 //! is saved under `target/reliability-fuzz/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{repo, Env};

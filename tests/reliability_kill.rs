@@ -9,6 +9,11 @@
 //! passes `PRAGMA integrity_check`, every succeeded run's artifact folder is final (not
 //! `.partial`) and complete, every final folder under `artifacts/` is complete, and no job
 //! process outlives the run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

@@ -1,6 +1,11 @@
 //! Security (issue 9, item 7), through the binary: `query` cannot write (INSERT, UPDATE,
 //! DELETE, DDL, ATTACH, PRAGMA writes, VACUUM INTO, several statements, load_extension); a
 //! running orchestrator holds no network socket; user strings are escaped in reports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{text, Env};

@@ -3,6 +3,11 @@
 //! only: migrated forward with its data), a database file that is not a database or is cut
 //! short (a clear error naming it, no panic); and corrupt checkpoints through the science
 //! crate's loader (`ddmd_science::ckpt`), which is what a resuming job calls.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{repo, text, Env};

@@ -3,6 +3,11 @@
 //! as the local executor; a job cancelled from outside is recorded as cancelled and retried;
 //! an orchestrator killed while its jobs are queued is followed by a run that re-attaches and
 //! submits nothing twice; the pre-flight checks refuse what cannot work.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 use common::{repo, text, Env};

@@ -1,5 +1,13 @@
 //! Helpers for the integration tests: a temporary home, the real binary, the real database.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of these helpers"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

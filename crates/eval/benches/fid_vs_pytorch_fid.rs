@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench -p ddmd-eval --bench fid_vs_pytorch_fid` (needs `.venv` with pytorch-fid;
 //! `scripts/setup-venv numpy pytorch-fid`). Env: FID_BENCH_D, FID_BENCH_N.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_eval::fid::{frechet_distance, FeatureStats};
 use std::time::Instant;

@@ -1,5 +1,10 @@
 //! Trains a judge and prints its accuracy table and timing:
 //! `cargo run --release -p ddmd-eval --example train_judge -- <iterations> <out dir>`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::EventSink;
 use ddmd_eval::{judge_accuracy, train_judge};

@@ -2,6 +2,11 @@
 //! science crate's own stage, a (barely trained) judge, then every metric of the stage with
 //! the stand-in HPS scorer. Checks metric keys with their settings, the FID status events,
 //! the reference-statistics cache and the sample grid; values are not judged here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{
     CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName, UpstreamJob,

@@ -2,6 +2,11 @@
 //! `calculate_frechet_distance` (run in the project's `.venv`) on the same statistics must
 //! agree to 1e-6 relative — full-rank covariances, N < dim (singular), and ill-conditioned.
 //! Also checks that `.npz` files cross between the two (numpy reads ours, we read numpy's).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_eval::fid::{frechet_distance, FeatureStats};
 use std::path::{Path, PathBuf};

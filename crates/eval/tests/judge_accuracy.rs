@@ -1,6 +1,11 @@
 //! The default judge recipe on the default (quickstart) world, one thread as the worker gives
 //! the stage: every question category must reach the stage's 98% on held-out scenes, within
 //! the time the quickstart can afford. Prints the table and the seconds.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::EventSink;
 use ddmd_eval::{judge_accuracy, train_judge_with, JudgeTrainParams};

@@ -1,6 +1,11 @@
 //! The judge end to end on real files: an untrained judge fails its accuracy check with the
 //! table; save/load round-trips; the `judge` stage writes its artifacts and events and fails
 //! below the threshold; `fid_command` works on image folders and `.npz` files.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{
     CacheKey, Event, EventKind, EventSink, JobFile, JobId, RunId, StageKind, StageName,

@@ -2,6 +2,11 @@
 //! of P points each (default 1,000) and final metrics, in a real SQLite file; prints the time to
 //! load the invocation, the time to render the whole report folder (tables, plots, one page per
 //! run), and the sizes. `cargo bench -p ddmd-report --bench render -- [N] [P]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

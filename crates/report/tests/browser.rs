@@ -2,6 +2,11 @@
 //! when missing) opens a generated report from disk; the test checks there are no console
 //! errors, that table cells equal values computed from the database with SQL, and keeps a
 //! PNG screenshot under `target/test-artifacts/` for a person to look at.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

@@ -11,6 +11,11 @@
 //! for them); the test sets both to fixed values after the writer has closed.
 //!
 //! `UPDATE_SNAPSHOTS=1` rewrites the snapshot folders under `tests/snapshots/full/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

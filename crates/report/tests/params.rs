@@ -1,5 +1,10 @@
 //! `parse_report_params`: valid declarations parse as written in DESIGN §4; each invalid one
 //! gets one message naming the field path and what was expected (table-driven, exact text).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_report::parse_report_params;
 use ddmd_report::spec::{Columns, PlotKind};

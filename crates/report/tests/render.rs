@@ -1,5 +1,10 @@
 //! Rendering a whole report folder from a real database: snapshot of the HTML (volatile values
 //! redacted), hostile strings escaped, files beside the HTML, the CLI and the stage worker.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

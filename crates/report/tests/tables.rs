@@ -1,5 +1,10 @@
 //! Ablation tables built from a real run database: aggregation over seeds, best marks,
 //! unavailable vs missing vs failed, diverged flags, cached rows, pivots, CSV and Markdown.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Step times at quickstart size on this machine: teacher step, distill step (decoupled and
 //! coupled). `cargo run --release -p ddmd-science --example bench_steps -- [iters]`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 use ddmd_science::data::{ShapesConfig, ShapesWorld};
 use ddmd_science::distill::{bench_distill_step, DistillBench};
 use ddmd_science::nets::Network;

@@ -2,6 +2,11 @@
 //!   run_stage teacher <work_dir> '<params json>'
 //!   run_stage distill <work_dir> <teacher_artifact_dir> '<params json>'
 //! Events go to <work_dir>/events.jsonl.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 use ddmd_core::EventSink;
 use ddmd_science::distill::{train_student, TeacherSource};
 use ddmd_science::params::{DistillParams, TeacherParams};

@@ -2,6 +2,11 @@
 //! (python/ref_dmd.py, run in the project's .venv): same TorchScript networks, same inputs,
 //! equal loss values and equal parameter updates (1e-5) for every schedule and every
 //! closed-form regulariser; coupled equals original DMD with the CFG score.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_science::distill::levels::NoiseDraw;
 use ddmd_science::distill::loss::{generator_loss, LossConfig, RegInputs};

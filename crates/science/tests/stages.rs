@@ -1,6 +1,11 @@
 //! Stage-level tests: resume after a real crash (the process aborts right after a
 //! checkpoint and is restarted) for the teacher and for distillation, noise-level ranges per
 //! schedule, batched teacher calls.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::EventSink;
 use ddmd_science::data::{ShapesConfig, ShapesWorld};

@@ -1,6 +1,11 @@
 //! Fuzzing the reader with proptest: random bytes, random text, and mutations of valid
 //! pipelines must never panic and must finish quickly. Bounded by default (a few seconds);
 //! `SPEC_FUZZ_CASES=N` raises the number of cases per property.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_spec::{apply_overrides, expand, parse_override, parse_str};
 use proptest::prelude::*;

@@ -1,6 +1,11 @@
 //! Invalid pipelines, table-driven: each asserts the exact line, column, field path and
 //! message of every error reported (the `Display` form `file:line:col: path: message`, one
 //! error per line), that parsing does not panic, and that it takes well under a second.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_spec::parse_str;
 use std::path::Path;

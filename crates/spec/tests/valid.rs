@@ -1,5 +1,10 @@
 //! Valid pipelines: parsed fields, matrix expansion with include/exclude, job names,
 //! overrides and sweeps, locations and the schema.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{StageKind, StageName};
 use ddmd_spec::*;

@@ -7,6 +7,11 @@
 //! events from JSON lines (what the orchestrator does before ingesting) and of a full re-ingest
 //! (every row a duplicate, the crash-recovery path). Set DDMD_BENCH_DIR to put the files
 //! somewhere other than a temporary folder.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{Event, EventKind, RunId};
 use ddmd_store::{NewRun, Store};

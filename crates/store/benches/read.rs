@@ -4,6 +4,11 @@
 //!
 //! `cargo bench -p ddmd-store --bench read -- [RUNS] [STEPS]`
 //! RUNS defaults to 1000 and STEPS (points per metric per run) to 200, with 8 metrics per run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{Event, EventKind};
 use ddmd_store::{NewRun, ReadStore, Store};

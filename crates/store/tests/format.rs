@@ -1,5 +1,10 @@
 //! Output of `query` and `runs`: exact text for tables, RFC 4180 CSV, typed JSON, all from a
 //! real database so that the SQLite types are the real ones.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

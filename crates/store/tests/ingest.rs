@@ -1,5 +1,10 @@
 //! Event ingestion into a real database file: idempotency, non-finite values, routing of each
 //! event type, final values, artifacts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

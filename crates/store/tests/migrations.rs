@@ -1,6 +1,11 @@
 //! Migrations: a fresh file gets the whole schema; a file created by an older migration set is
 //! brought forward with its data. When adding migration N, add a case here that creates the
 //! database with migrations 1..N-1, fills it, and checks what N does to the data.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_store::{ReadStore, Store, MIGRATOR};
 use sqlx::sqlite::SqliteConnectOptions;

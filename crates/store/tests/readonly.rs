@@ -1,5 +1,10 @@
 //! Readers cannot write: every kind of change is refused with a clear message, and the
 //! database is unchanged afterwards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

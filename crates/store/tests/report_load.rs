@@ -1,6 +1,11 @@
 //! The report's reads (`ReadStore::load_report` and friends, and their synchronous versions in
 //! `ddmd_store::report`) on a database the writer made: what a report sees agrees with the
 //! store's own views, cached rows show their source's data, errors say what is missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! The writer API against a real file: pipelines, invocations, run life cycle, caching,
 //! crash recovery queries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 mod common;
 

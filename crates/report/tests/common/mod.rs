@@ -1,7 +1,15 @@
 //! Test fixtures: a real SQLite run database made by applying the project's migrations to a
 //! temp file, filled with plain SQL (the store's writer is not used, on purpose: the report
 //! must read what the schema says, whoever wrote it).
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of these helpers"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
@@ -96,7 +104,10 @@ impl Db {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one row of a fixture, column by column"
+    )]
     pub fn run(
         &mut self,
         inv: i64,

@@ -1,5 +1,13 @@
 //! Shared set-up for the integration tests: a real database file in a temporary folder.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of these helpers"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
 
 use ddmd_core::{Event, EventKind, RunId};
 use ddmd_store::{NewRun, Store};
