@@ -9,7 +9,7 @@ use super::tail::Tailer;
 use crate::home::Home;
 use ddmd_core::{Event, EventKind, JobFile, RunId, RunStatus, UpstreamJob};
 use ddmd_store::{RunFinish, Store};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -72,31 +72,96 @@ pub struct Attempt {
 const MALFORMED_SEQ_BASE: u64 = 1 << 40;
 
 impl Attempt {
+    /// The lifecycle of every attempt, whatever the executor: prepare the job's folders and
+    /// `job.json`, let the executor start, follow and signal the job, then publish the
+    /// artifacts of a success and record how it ended.
     pub async fn run(mut self) -> Outcome {
-        match self.run_inner().await {
+        let raw = match self.execute().await {
             Ok(o) => o,
-            Err(e) => {
-                let o = Outcome {
-                    ended: Ended::Failed,
-                    error: Some(format!("{e:#}")),
-                    exit_code: None,
+            Err(e) => Outcome {
+                ended: Ended::Failed,
+                error: Some(format!("{e:#}")),
+                exit_code: None,
+            },
+        };
+        self.conclude(raw).await
+    }
+
+    async fn execute(&mut self) -> anyhow::Result<Outcome> {
+        match self.slurm.take() {
+            Some(sj) => {
+                // Slurm chooses the GPUs; the pool's placeholder ids mean nothing there.
+                self.job_file.devices.clear();
+                // A re-attached job is running from the files an earlier orchestrator wrote.
+                let job_json = if sj.reattach.is_some() {
+                    self.job_file.job_dir.join("job.json")
+                } else {
+                    self.prepare()?
                 };
-                self.finish(&o, None).await;
-                o
+                super::slurm::attempt::run(self, sj, &job_json).await
+            }
+            None => {
+                let job_json = self.prepare()?;
+                self.run_local(&job_json).await
             }
         }
     }
 
-    async fn run_inner(&mut self) -> anyhow::Result<Outcome> {
-        if let Some(sj) = self.slurm.take() {
-            return super::slurm::attempt::run(self, sj).await;
+    /// The job's folders and `job.json`, the same for every executor.
+    fn prepare(&self) -> anyhow::Result<PathBuf> {
+        use anyhow::Context;
+        let jf = &self.job_file;
+        for dir in [&jf.job_dir, &jf.work_dir] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let job_json = jf.job_dir.join("job.json");
+        std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
+            .with_context(|| format!("cannot write {}", job_json.display()))?;
+        Ok(job_json)
+    }
+
+    /// Publishes a success's artifacts (a failed move makes it a failure) and records the end.
+    async fn conclude(&self, outcome: Outcome) -> Outcome {
+        let outcome = if outcome.ended == Ended::Succeeded {
+            match self
+                .home
+                .publish(&self.job_file.work_dir, &self.job_file.cache_key)
+            {
+                Ok(_) => outcome,
+                Err(e) => Outcome {
+                    ended: Ended::Failed,
+                    error: Some(format!("cannot move artifacts into place: {e}")),
+                    exit_code: outcome.exit_code,
+                },
+            }
+        } else {
+            outcome
+        };
+        let artifact_dir = (outcome.ended == Ended::Succeeded)
+            .then(|| self.home.artifact_dir(&self.job_file.cache_key));
+        self.finish(&outcome, artifact_dir).await;
+        outcome
+    }
+
+    /// A failed job's message: the job's own failure event first, then the last log lines.
+    pub(super) fn failure_message(&self, exit: String, tailer: &Tailer, log: &Path) -> String {
+        let mut msg = exit;
+        if let Some(f) = &tailer.latest.failure {
+            msg = format!("{f} ({msg})");
+        }
+        let tail = log_tail(log, 5);
+        if !tail.is_empty() {
+            msg.push_str("\nlast lines of the log:\n");
+            msg.push_str(&tail);
+        }
+        msg
+    }
+
+    /// The local executor: a process group on this machine.
+    async fn run_local(&mut self, job_json: &Path) -> anyhow::Result<Outcome> {
         let jf = &self.job_file;
         let run = jf.run_id;
-        std::fs::create_dir_all(&jf.job_dir)?;
-        std::fs::create_dir_all(&jf.work_dir)?;
-        let job_json = jf.job_dir.join("job.json");
-        std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)?;
         let log = jf.job_dir.join("log");
 
         let env = self.job_env();
@@ -105,7 +170,7 @@ impl Attempt {
             Some(c) => Program::Shell { command: c },
             None => Program::Worker {
                 exe: &exe,
-                job_json: &job_json,
+                job_json,
             },
         };
         let mut spawned = local::spawn(program, &self.cwd, &env, &log)
@@ -196,39 +261,13 @@ impl Attempt {
                 exit_code,
             }
         } else {
-            let mut msg = exit_err.unwrap_or_default();
-            if let Some(f) = &tailer.latest.failure {
-                msg = format!("{f} ({msg})");
-            }
-            let tail = log_tail(&log, 5);
-            if !tail.is_empty() {
-                msg.push_str("\nlast lines of the log:\n");
-                msg.push_str(&tail);
-            }
+            let msg = self.failure_message(exit_err.unwrap_or_default(), &tailer, &log);
             Outcome {
                 ended: Ended::Failed,
                 error: Some(msg),
                 exit_code,
             }
         };
-        let outcome = if outcome.ended == Ended::Succeeded {
-            match self
-                .home
-                .publish(&self.job_file.work_dir, &self.job_file.cache_key)
-            {
-                Ok(_) => outcome,
-                Err(e) => Outcome {
-                    ended: Ended::Failed,
-                    error: Some(format!("cannot move artifacts into place: {e}")),
-                    exit_code,
-                },
-            }
-        } else {
-            outcome
-        };
-        let artifact_dir = (outcome.ended == Ended::Succeeded)
-            .then(|| self.home.artifact_dir(&self.job_file.cache_key));
-        self.finish(&outcome, artifact_dir).await;
         Ok(outcome)
     }
 

@@ -7,7 +7,6 @@ use super::ctl::{self, JobInfo};
 use super::script::{self, Program};
 use super::state::{self, End, Phase};
 use super::SlurmJob;
-use crate::sched::local::log_tail;
 use crate::sched::runner::{humantime, Attempt, Ended, Outcome, Stop};
 use crate::sched::tail::Tailer;
 use anyhow::Context;
@@ -22,7 +21,8 @@ const MAX_POLL_ERRORS: u32 = 30;
 /// How long to wait for Slurm to confirm a cancellation before recording it anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(30);
 
-pub async fn run(a: &mut Attempt, sj: SlurmJob) -> anyhow::Result<Outcome> {
+/// Follows the job on Slurm to its end; the caller prepared `job.json` and records the outcome.
+pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Result<Outcome> {
     let run = a.job_file.run_id;
     let job_dir = a.job_file.job_dir.clone();
     let log = job_dir.join("log");
@@ -39,7 +39,7 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob) -> anyhow::Result<Outcome> {
             }
             r.slurm_id.clone()
         }
-        None => submit(a, &sj, &log).await?,
+        None => submit(a, &sj, &log, job_json).await?,
     };
 
     let mut tailer = Tailer::new(a.job_file.events.clone());
@@ -146,38 +146,16 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob) -> anyhow::Result<Outcome> {
             exit_code: end.exit_code,
         }
     } else {
-        let mut error = end.error;
-        if end.ended == Ended::Failed {
-            if let (Some(f), Some(msg)) = (&tailer.latest.failure, error.as_mut()) {
-                *msg = format!("{f} ({msg})");
-            }
-            let tail = log_tail(&log, 5);
-            if let (false, Some(msg)) = (tail.is_empty(), error.as_mut()) {
-                msg.push_str("\nlast lines of the log:\n");
-                msg.push_str(&tail);
-            }
-        }
+        let error = match (end.ended, end.error) {
+            (Ended::Failed, Some(msg)) => Some(a.failure_message(msg, &tailer, &log)),
+            (_, error) => error,
+        };
         Outcome {
             ended: end.ended,
             error,
             exit_code: end.exit_code,
         }
     };
-    let outcome = if outcome.ended == Ended::Succeeded {
-        match a.home.publish(&a.job_file.work_dir, &a.job_file.cache_key) {
-            Ok(_) => outcome,
-            Err(e) => Outcome {
-                ended: Ended::Failed,
-                error: Some(format!("cannot move artifacts into place: {e}")),
-                exit_code: outcome.exit_code,
-            },
-        }
-    } else {
-        outcome
-    };
-    let artifact_dir =
-        (outcome.ended == Ended::Succeeded).then(|| a.home.artifact_dir(&a.job_file.cache_key));
-    a.finish(&outcome, artifact_dir).await;
     Ok(outcome)
 }
 
@@ -185,21 +163,17 @@ fn a_poll_max(sj: &SlurmJob) -> Duration {
     sj.cfg.poll_max.max(POLL_MIN)
 }
 
-/// Writes the job file and script and submits them; records the Slurm job id at once, so a
+/// Writes the batch script and submits it; records the Slurm job id at once, so a
 /// crash right after is re-attached rather than submitted again.
-async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<String> {
-    // Slurm chooses the GPUs; the ids the local pool would have handed out mean nothing here.
-    a.job_file.devices.clear();
+async fn submit(
+    a: &mut Attempt,
+    sj: &SlurmJob,
+    log: &Path,
+    job_json: &Path,
+) -> anyhow::Result<String> {
     // The local executor's environment; the script sets CUDA_VISIBLE_DEVICES from Slurm's.
     let env = a.job_env();
     let jf = &a.job_file;
-    std::fs::create_dir_all(&jf.job_dir)
-        .with_context(|| format!("cannot create {}", jf.job_dir.display()))?;
-    std::fs::create_dir_all(&jf.work_dir)
-        .with_context(|| format!("cannot create {}", jf.work_dir.display()))?;
-    let job_json = jf.job_dir.join("job.json");
-    std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
-        .with_context(|| format!("cannot write {}", job_json.display()))?;
     // What an earlier attempt left must not be read as this attempt's.
     for name in [script::EXIT_FILE, script::GPUS_FILE] {
         let stale = jf.job_dir.join(name);
@@ -212,10 +186,7 @@ async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<St
     let exe = crate::builtin::worker_path();
     let program = match &a.command {
         Some(c) => Program::Shell { command: c },
-        None => Program::Worker {
-            exe: &exe,
-            job_json: &job_json,
-        },
+        None => Program::Worker { exe: &exe, job_json },
     };
     let title = format!("run {} ({})", jf.run_id, jf.job);
     let text = script::render(&title, &env, sj.gpus, &a.cwd, &program, &jf.job_dir);
