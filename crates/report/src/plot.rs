@@ -5,7 +5,7 @@
 
 use crate::error::{ReportError, Result};
 use crate::model::{FinalValue, RunRecord, RunRecordExt};
-use crate::spec::{PlotKind, PlotSpec};
+use crate::report_params::{PlotKind, PlotSpec};
 use crate::stats::{downsample, fmt_num, mean_std, smooth};
 use crate::table::{key_matches, passes};
 use plotters::coord::Shift;

@@ -5,7 +5,7 @@
 
 use crate::metrics_meta::{self, Direction};
 use crate::model::{RunRecord, RunRecordExt};
-use crate::spec::{Columns, Filter, TableSpec};
+use crate::report_params::{Columns, Filter, TableSpec};
 use crate::stats::{fmt_num, fmt_std, labels_match, mean_std};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,7 @@
 //! gets one message naming the field path and what was expected (table-driven, exact text).
 
 use ddmd_report::parse_report_params;
-use ddmd_report::spec::{Columns, PlotKind};
+use ddmd_report::report_params::{Columns, PlotKind};
 use serde_json::{json, Value};
 
 fn parse(v: Value) -> Result<ddmd_report::ReportSpec, String> {
