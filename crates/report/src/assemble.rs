@@ -7,9 +7,10 @@ use crate::output::{self, Manifest, MANIFEST};
 use crate::pages::{self, IndexCtx, TableCtx};
 use crate::plot;
 use crate::render::{environment, fmt_time, render};
+use crate::report_params::{ColumnSpec, Columns, ReportSpec, TableSpec};
 use crate::samples;
-use crate::spec::{ColumnSpec, Columns, ReportSpec, TableSpec};
 use crate::table::{self, build_table};
+use minijinja::Environment;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -98,6 +99,8 @@ pub fn render_report(
     }
 }
 
+/// Writes every file of the report into `dir`: tables (CSV, Markdown), sample images, the
+/// index page with the charts inline, the per-run pages, and the manifest.
 fn render_into(
     data: &ReportData,
     spec: &ReportSpec,
@@ -106,8 +109,42 @@ fn render_into(
 ) -> Result<RenderSummary> {
     let env = environment()?;
     let generated_at = fmt_time(opts.generated_at);
-    let pipeline = data.invocation.pipeline.clone();
+    let (tables, table_files) = write_tables(data, spec, dir)?;
+    let plots = spec
+        .plots
+        .iter()
+        .enumerate()
+        .map(|(i, p)| plot::render_plot(i, p, &data.runs))
+        .collect::<Result<Vec<_>>>()?;
+    let sample_groups = samples::collect(&data.runs, &spec.samples, dir)?;
+    let index_ctx = IndexCtx {
+        tables,
+        plots,
+        samples: sample_groups,
+        ..index_header(data, spec, &generated_at)
+    };
+    let html = render(&env, "report.html", &index_ctx)?;
+    let index = dir.join("index.html");
+    output::write(&index, &html)?;
+    let run_pages = write_run_pages(&env, data, spec, dir, &generated_at)?;
+    write_manifest(data, opts, &index_ctx, dir)?;
+    Ok(RenderSummary {
+        dir: dir.to_path_buf(),
+        index,
+        index_bytes: html.len() as u64,
+        total_bytes: dir_size(dir),
+        run_pages,
+        tables: table_files,
+    })
+}
 
+/// Builds the declared tables (or the automatic one) and writes each as CSV and Markdown
+/// under `tables/`; returns them for the index page, and the files written.
+fn write_tables(
+    data: &ReportData,
+    spec: &ReportSpec,
+    dir: &Path,
+) -> Result<(Vec<TableCtx>, Vec<PathBuf>)> {
     let specs: Vec<TableSpec> = if spec.tables.is_empty() {
         auto_table(data).into_iter().collect()
     } else {
@@ -129,21 +166,19 @@ fn render_into(
             md,
         });
     }
-    let plots = spec
-        .plots
-        .iter()
-        .enumerate()
-        .map(|(i, p)| plot::render_plot(i, p, &data.runs))
-        .collect::<Result<Vec<_>>>()?;
-    let sample_groups = samples::collect(&data.runs, &spec.samples, dir)?;
+    Ok((tables, table_files))
+}
 
+/// The index page's context apart from its tables, plots and samples: the invocation, the
+/// counts and the runs table.
+fn index_header(data: &ReportData, spec: &ReportSpec, generated_at: &str) -> IndexCtx {
     let inv = &data.invocation;
-    let title = spec.title.clone().unwrap_or_else(|| pipeline.clone());
-    let index_ctx = IndexCtx {
-        title: title.clone(),
+    let pipeline = inv.pipeline.clone();
+    IndexCtx {
+        title: spec.title.clone().unwrap_or_else(|| pipeline.clone()),
         description: spec.description.clone(),
-        pipeline: pipeline.clone(),
-        generated_at: generated_at.clone(),
+        pipeline,
+        generated_at: generated_at.to_string(),
         invocation_id: inv.id,
         invocation_status: inv.status.clone(),
         invocation_started: fmt_time(inv.started_at),
@@ -152,29 +187,33 @@ fn render_into(
         argv: pages::argv_line(&inv.argv),
         spec_text: inv.spec_text.clone(),
         counts: pages::counts(data),
-        tables,
-        plots,
-        samples: sample_groups,
+        tables: Vec::new(),
+        plots: Vec::new(),
+        samples: Vec::new(),
         runs: data.runs.iter().map(pages::run_row).collect(),
-    };
-    let html = render(&env, "report.html", &index_ctx)?;
-    let index = dir.join("index.html");
-    output::write(&index, &html)?;
+    }
+}
 
-    // Per-run pages: independent, so split over the cores.
+/// One page per run under `runs/`. The pages are independent, so they are split over up to
+/// eight threads; returns how many were written.
+fn write_run_pages(
+    env: &Environment,
+    data: &ReportData,
+    spec: &ReportSpec,
+    dir: &Path,
+    generated_at: &str,
+) -> Result<usize> {
+    let pipeline = &data.invocation.pipeline;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
     let chunk = data.runs.len().div_ceil(threads).max(1);
-    let pages_total: Result<usize> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = data
             .runs
             .chunks(chunk)
             .map(|runs| {
-                let env = &env;
-                let pipeline = &pipeline;
-                let generated_at = &generated_at;
                 s.spawn(move || -> Result<usize> {
                     for r in runs {
                         let ctx = pages::run_ctx(r, pipeline, generated_at, spec.log_tail)?;
@@ -192,15 +231,23 @@ fn render_into(
             })??;
         }
         Ok(n)
-    });
-    let run_pages = pages_total?;
+    })
+}
 
+/// `report.json`: the summary the index of all reports lists, and the mark that lets a later
+/// render replace this folder (`output::swap_into_place`).
+fn write_manifest(
+    data: &ReportData,
+    opts: &RenderOptions,
+    index_ctx: &IndexCtx,
+    dir: &Path,
+) -> Result<()> {
     let counts = pages::counts(data);
     let manifest = Manifest {
         generator: "ddmd-report".into(),
-        pipeline: pipeline.clone(),
-        title,
-        invocation: inv.id,
+        pipeline: data.invocation.pipeline.clone(),
+        title: index_ctx.title.clone(),
+        invocation: data.invocation.id,
         generated_at: opts.generated_at,
         runs: counts.total,
         failed: counts.failed,
@@ -212,16 +259,7 @@ fn render_into(
     };
     let manifest_text = serde_json::to_string_pretty(&manifest)
         .map_err(|e| crate::ReportError::Other(e.to_string()))?;
-    output::write(&dir.join(MANIFEST), manifest_text)?;
-
-    Ok(RenderSummary {
-        dir: dir.to_path_buf(),
-        index,
-        index_bytes: html.len() as u64,
-        total_bytes: dir_size(dir),
-        run_pages,
-        tables: table_files,
-    })
+    output::write(&dir.join(MANIFEST), manifest_text)
 }
 
 fn dir_size(p: &Path) -> u64 {

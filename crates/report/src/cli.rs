@@ -4,7 +4,7 @@
 use crate::assemble::{render_report, RenderOptions};
 use crate::load;
 use crate::output;
-use crate::spec::{parse_report_params, ReportSpec};
+use crate::report_params::{parse_report_params, ReportSpec};
 use crate::stage::folder_name;
 use anyhow::Context;
 use std::path::{Path, PathBuf};

@@ -187,6 +187,7 @@ pub struct RunCtx {
     pub log_lines: usize,
 }
 
+/// The context of one run's page.
 pub fn run_ctx(
     r: &RunRecord,
     pipeline: &str,
@@ -195,8 +196,38 @@ pub fn run_ctx(
 ) -> Result<RunCtx> {
     let mut params = Vec::new();
     flatten("", &r.params, &mut params);
-    let finals = r
-        .finals
+    let (log_path, log_text) = log_of(r, log_tail);
+    Ok(RunCtx {
+        title: r.job_name.clone(),
+        pipeline: pipeline.to_string(),
+        generated_at: generated_at.to_string(),
+        run: run_row(r),
+        attempt: r.attempt,
+        devices: r.devices.clone(),
+        exit_code: r.exit_code,
+        cache_key: r.cache_key.clone(),
+        started: r.started_at.map(fmt_time).unwrap_or_default(),
+        ended: r.ended_at.map(fmt_time).unwrap_or_default(),
+        job_dir: r.job_dir.clone(),
+        artifact_dir: r.artifact_dir.clone(),
+        params,
+        finals: final_rows(r),
+        unavailable: r
+            .unavailable
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        curves: curves_of(r)?,
+        artifacts: artifacts_of(r),
+        log_path,
+        log_lines: log_tail,
+        log_tail: log_text,
+    })
+}
+
+/// The run's final metric values, formatted, with the setting each was measured with.
+fn final_rows(r: &RunRecord) -> Vec<FinalRow> {
+    r.finals
         .iter()
         .map(|(k, f)| FinalRow {
             key: k.clone(),
@@ -204,7 +235,11 @@ pub fn run_ctx(
             step: f.step,
             setting: r.info.get(k).cloned(),
         })
-        .collect();
+        .collect()
+}
+
+/// A small chart per logged curve (a single point makes no curve and is left out).
+fn curves_of(r: &RunRecord) -> Result<Vec<CurveCtx>> {
     let mut curves = Vec::new();
     for (key, pts) in &r.curves {
         if pts.len() < 2 {
@@ -221,8 +256,12 @@ pub fn run_ctx(
             svg,
         });
     }
-    let artifacts = r
-        .artifacts
+    Ok(curves)
+}
+
+/// The run's artifacts, linked when the file is still there.
+fn artifacts_of(r: &RunRecord) -> Vec<ArtifactRow> {
+    r.artifacts
         .iter()
         .map(|a| {
             let p = resolve(r, &a.path);
@@ -233,8 +272,12 @@ pub fn run_ctx(
                 bytes: a.bytes,
             }
         })
-        .collect();
-    let (log_path, log_text) = match &r.job_dir {
+        .collect()
+}
+
+/// The path of the job's log and its last `log_tail` lines (none when 0 or unreadable).
+fn log_of(r: &RunRecord, log_tail: usize) -> (Option<String>, Option<String>) {
+    match &r.job_dir {
         Some(d) => {
             let p = Path::new(d).join("log");
             let text = if log_tail > 0 {
@@ -245,33 +288,7 @@ pub fn run_ctx(
             (Some(p.display().to_string()), text)
         }
         None => (None, None),
-    };
-    Ok(RunCtx {
-        title: r.job_name.clone(),
-        pipeline: pipeline.to_string(),
-        generated_at: generated_at.to_string(),
-        run: run_row(r),
-        attempt: r.attempt,
-        devices: r.devices.clone(),
-        exit_code: r.exit_code,
-        cache_key: r.cache_key.clone(),
-        started: r.started_at.map(fmt_time).unwrap_or_default(),
-        ended: r.ended_at.map(fmt_time).unwrap_or_default(),
-        job_dir: r.job_dir.clone(),
-        artifact_dir: r.artifact_dir.clone(),
-        params,
-        finals,
-        unavailable: r
-            .unavailable
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        curves,
-        artifacts,
-        log_path,
-        log_lines: log_tail,
-        log_tail: log_text,
-    })
+    }
 }
 
 /// Nested params as `a.b.c = value` rows (values as JSON, strings bare).

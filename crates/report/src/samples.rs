@@ -4,7 +4,7 @@
 
 use crate::error::{ReportError, Result};
 use crate::model::{RunRecord, RunRecordExt};
-use crate::spec::SamplesSpec;
+use crate::report_params::SamplesSpec;
 use crate::table::passes;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

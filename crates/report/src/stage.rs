@@ -5,7 +5,7 @@
 use crate::assemble::{render_report, RenderOptions};
 use crate::load;
 use crate::output;
-use crate::spec::parse_report_params;
+use crate::report_params::parse_report_params;
 use anyhow::Context;
 use ddmd_core::{EventSink, JobFile};
 use std::collections::BTreeSet;

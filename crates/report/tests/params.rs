@@ -7,7 +7,7 @@
 )]
 
 use ddmd_report::parse_report_params;
-use ddmd_report::spec::{Columns, PlotKind};
+use ddmd_report::report_params::{Columns, PlotKind};
 use serde_json::{json, Value};
 
 fn parse(v: Value) -> Result<ddmd_report::ReportSpec, String> {
