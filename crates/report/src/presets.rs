@@ -39,8 +39,9 @@ pub fn load(name: &str) -> Result<Map<String, Value>, String> {
             names().join(", ")
         )
     })?;
-    let value: Value =
-        serde_yaml::from_str(text).map_err(|e| format!("preset {name} is not valid YAML: {e}"))?;
+    let file = std::path::PathBuf::from(format!("reports/presets/{name}.yaml"));
+    let value = ddmd_spec::read_value(&file, text)
+        .map_err(|e| format!("preset {name} is not valid YAML: {e}"))?;
     match value {
         Value::Object(m) => Ok(m),
         _ => Err(format!("preset {name} is not a mapping")),

@@ -19,7 +19,7 @@ pub use locate::location;
 pub use matrix::{expand, job_name, Point};
 pub use model::{label_of, Axis, AxisValue, Resources, Spec, Stage};
 pub use overrides::{apply_overrides, parse_override, Override};
-pub use parse::{load, parse_str};
+pub use parse::{load, parse_str, read_value};
 pub use schema::json_schema;
 
 /// Limits of the reader, for documentation and tests.

@@ -186,7 +186,10 @@ async fn submit(
     let exe = crate::builtin::worker_path();
     let program = match &a.command {
         Some(c) => Program::Shell { command: c },
-        None => Program::Worker { exe: &exe, job_json },
+        None => Program::Worker {
+            exe: &exe,
+            job_json,
+        },
     };
     let title = format!("run {} ({})", jf.run_id, jf.job);
     let text = script::render(&title, &env, sj.gpus, &a.cwd, &program, &jf.job_dir);

@@ -36,6 +36,31 @@ pub fn load(path: &Path) -> Result<Spec, SpecErrors> {
     parse_str(path, &text)
 }
 
+/// Reads YAML text that is not a pipeline (the report presets) into a JSON value with the same
+/// reader, limits and scalar rules as pipeline files: the one YAML entry point of the project.
+pub fn read_value(file: &Path, text: &str) -> Result<serde_json::Value, SpecErrors> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let parsed = yaml::parse(text);
+    let mut ctx = Ctx::new(file);
+    for e in parsed.errors {
+        ctx.errors.push(SpecError::new(
+            file,
+            e.pos.map(|p| p.pair()),
+            e.path,
+            e.message,
+        ));
+    }
+    let value = match &parsed.root {
+        Some(root) => ctx.json(root, ""),
+        None => serde_json::Value::Null,
+    };
+    if ctx.errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(SpecErrors::sorted(ctx.errors))
+    }
+}
+
 /// Parses and validates pipeline text; `file` is only used in errors and in [`Spec::file`].
 pub fn parse_str(file: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
