@@ -1,9 +1,11 @@
 //! Types shared by every part of ddmd-pipe: typed ids, the worker event protocol (DESIGN §7)
-//! and the job description a worker receives. No I/O beyond the event sink; no tensors, no SQL.
+//! with the text codec of non-finite values, and the job description a worker receives. No I/O
+//! beyond the event sink; no tensors, no SQL.
 
 pub mod events;
 pub mod ids;
 pub mod job;
+pub mod nonfinite;
 pub mod params;
 pub mod suggest;
 

@@ -8,7 +8,7 @@
 use crate::artifact;
 use crate::error::{SqlContext, StoreError};
 use crate::model::IngestStats;
-use ddmd_core::{Event, EventKind, RunId};
+use ddmd_core::{nonfinite, Event, EventKind, RunId};
 use sqlx::{Connection, SqliteConnection};
 use std::collections::BTreeSet;
 
@@ -19,28 +19,6 @@ pub(crate) const METRIC_ROWS_PER_STATEMENT: usize = 1024;
 const METRIC_COLS: &str = "metrics (run_id, seq, key, step, value, raw, t)";
 const EVENT_COLS: &str = "events (run_id, seq, type, payload, t)";
 const ARTIFACT_COLS: &str = "artifacts (run_id, seq, name, path, bytes, sha256)";
-
-/// Text kept in `raw` for a value SQLite cannot store as REAL (it would turn NaN into NULL).
-pub(crate) fn raw_of(v: f64) -> Option<&'static str> {
-    if v.is_finite() {
-        None
-    } else if v.is_nan() {
-        Some("NaN")
-    } else if v > 0.0 {
-        Some("Infinity")
-    } else {
-        Some("-Infinity")
-    }
-}
-
-/// Inverse of [`raw_of`]; anything unexpected reads as NaN.
-pub(crate) fn parse_raw(raw: &str) -> f64 {
-    match raw {
-        "Infinity" => f64::INFINITY,
-        "-Infinity" => f64::NEG_INFINITY,
-        other => other.parse().unwrap_or(f64::NAN),
-    }
-}
 
 /// `INSERT OR IGNORE INTO <cols> VALUES (?,…),(?,…)…` for `rows` rows of `ncols` columns.
 fn insert_sql(cols: &str, ncols: usize, rows: usize) -> String {
@@ -210,7 +188,7 @@ pub(crate) async fn ingest(
                 .bind(m.key)
                 .bind(m.step)
                 .bind(finite.then_some(m.value))
-                .bind(raw_of(m.value))
+                .bind(nonfinite::encode(m.value))
                 .bind(m.t);
         }
         let res = q
@@ -360,16 +338,6 @@ mod tests {
         for n in [1, 999, 1024, 5000, 12345] {
             assert_eq!(chunk_sizes(n, 1024).iter().sum::<usize>(), n);
         }
-    }
-
-    #[test]
-    fn raw_text_round_trips() {
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let raw = raw_of(v).unwrap();
-            let back = parse_raw(raw);
-            assert!(back.is_nan() && v.is_nan() || back == v, "{raw}");
-        }
-        assert_eq!(raw_of(1.5), None);
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl FinalMetric {
     pub fn as_f64(&self) -> f64 {
         match (self.value, self.raw.as_deref()) {
             (Some(v), _) => v,
-            (None, Some(raw)) => crate::ingest::parse_raw(raw),
+            (None, Some(raw)) => crate::rows::parse_raw(raw),
             (None, None) => f64::NAN,
         }
     }

@@ -186,7 +186,7 @@ impl ReadStore {
             .map(|(step, value, raw)| {
                 let v = value.unwrap_or_else(|| {
                     raw.as_deref()
-                        .map(crate::ingest::parse_raw)
+                        .map(crate::rows::parse_raw)
                         .unwrap_or(f64::NAN)
                 });
                 (step, v)
