@@ -5,7 +5,8 @@
 //! `seq` is unique per run and is the idempotency key of ingestion: re-reading a file after a
 //! crash inserts nothing twice. Non-finite metric values are written as the strings `"NaN"`,
 //! `"Infinity"`, `"-Infinity"` ([`crate::nonfinite`]; JSON has no NaN); Python's bare `NaN`
-//! tokens are accepted too.
+//! tokens are accepted too. What an event may hold (key sizes, artifact paths, …) is in
+//! [`crate::contract`].
 
 use crate::nonfinite;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -35,7 +36,7 @@ pub enum EventKind {
         value: f64,
     },
     /// A file or folder the job produced; `path` is relative to the job's artifact directory
-    /// (or absolute for command stages that write elsewhere).
+    /// and stays inside it ([`crate::contract::artifact_path`]).
     Artifact { name: String, path: String },
     Log {
         #[serde(default = "default_level")]
@@ -91,6 +92,22 @@ fn de_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
                 .parse::<f64>()
                 .map_err(|_| serde::de::Error::custom(format!("expected a number, got {s:?}"))),
         },
+    }
+}
+
+/// What one read of an events file gave: its events and its malformed lines, each with its
+/// line number (1-based). The store keys the warnings it records by line number, so reading
+/// the file again after a crash records each of them once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventLines {
+    pub events: Vec<(u64, Event)>,
+    /// Line number and parse error of each line that is not an event.
+    pub malformed: Vec<(u64, String)>,
+}
+
+impl EventLines {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.malformed.is_empty()
     }
 }
 

@@ -1,7 +1,8 @@
 //! Types shared by every part of ddmd-pipe: typed ids, the worker event protocol (DESIGN §7)
-//! with the text codec of non-finite values, and the job description a worker receives. No I/O
-//! beyond the event sink; no tensors, no SQL.
+//! with its contract and the text codec of non-finite values, and the job description a worker
+//! receives. No I/O beyond the event sink; no tensors, no SQL.
 
+pub mod contract;
 pub mod events;
 pub mod ids;
 pub mod job;
@@ -9,6 +10,7 @@ pub mod nonfinite;
 pub mod params;
 pub mod suggest;
 
-pub use events::{Event, EventKind, EventSink, ParseEventError};
+pub use contract::ContractViolation;
+pub use events::{Event, EventKind, EventLines, EventSink, ParseEventError};
 pub use ids::{CacheKey, JobId, RunId, StageName};
 pub use job::{JobFile, StageKind, UpstreamJob};
