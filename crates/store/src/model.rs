@@ -134,7 +134,8 @@ impl FinalMetric {
 pub struct ArtifactRow {
     pub seq: i64,
     pub name: String,
-    /// As the worker reported it (relative to the artifact directory, or absolute).
+    /// As the worker reported it: relative to the artifact directory (absolute only in rows
+    /// recorded before ingest refused such paths).
     pub path: String,
     pub bytes: Option<i64>,
     pub sha256: Option<String>,
@@ -158,8 +159,10 @@ pub struct RunDetail {
     pub unavailable: Vec<UnavailableRow>,
 }
 
-/// Rows inserted by one [`crate::Store::ingest`] call; `duplicates` counts events that were
-/// already recorded (a re-ingest after a crash).
+/// Rows inserted by one [`crate::Store::ingest`] call (`events` includes the warnings it
+/// recorded); `duplicates` counts events that were already recorded (a re-ingest after a
+/// crash), `rejected` those that broke the event contract or reused a seq for something else
+/// and were recorded as a warning instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IngestStats {
     pub metrics: u64,
@@ -167,6 +170,7 @@ pub struct IngestStats {
     pub artifacts: u64,
     pub unavailable: u64,
     pub duplicates: u64,
+    pub rejected: u64,
 }
 
 impl IngestStats {
