@@ -32,7 +32,7 @@ pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};
 pub use model::{
     invocation_status, run_status, ArtifactRow, FinalMetric, IngestStats, NewRun, RunDetail,
-    RunFilter, RunFinish, RunRow, UnavailableRow,
+    RunFilter, RunFinish, RunRow, UnavailableRow, WarningRow, MAX_WARNINGS_SHOWN,
 };
 pub use params::flatten_params;
 pub use query::QueryResult;

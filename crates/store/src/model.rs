@@ -157,6 +157,22 @@ pub struct RunDetail {
     pub metrics: Vec<FinalMetric>,
     pub artifacts: Vec<ArtifactRow>,
     pub unavailable: Vec<UnavailableRow>,
+    /// The first [`MAX_WARNINGS_SHOWN`] `warn` log events, by seq: the orchestrator's account
+    /// of what it could not record (a malformed line, an event that broke the contract) and
+    /// the job's own warnings.
+    pub warnings: Vec<WarningRow>,
+    /// How many `warn` log events there are in all.
+    pub warnings_total: i64,
+}
+
+/// How many warnings [`RunDetail`] holds: a job that wrote a million bad lines must not make
+/// `runs show` print a million lines (`query` reads them all).
+pub const MAX_WARNINGS_SHOWN: i64 = 20;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WarningRow {
+    pub seq: i64,
+    pub message: String,
 }
 
 /// Rows inserted by one [`crate::Store::ingest`] call (`events` includes the warnings it

@@ -460,6 +460,25 @@ async fn events_that_break_the_contract_become_warnings_and_the_rest_goes_in() {
         "events.jsonl line 10: malformed event skipped: expected value at line 1 column 1"
     );
 
+    // `runs show` tells.
+    assert_eq!(d.warnings_total, 6);
+    let shown = ddmd_store::format_run_detail(&d);
+    let tail = shown
+        .split("\nwarnings\n")
+        .nth(1)
+        .expect("a warnings section");
+    assert!(
+        tail.starts_with("  events.jsonl line 2: event seq 1 skipped: metric key is"),
+        "{shown}"
+    );
+    assert!(
+        tail.contains(
+            "  events.jsonl line 5: event seq 4 skipped: artifact path \"../../etc/passwd\""
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains('\u{1b}'));
+
     // The same lines again (a re-read after a crash): nothing new, the same warnings.
     let again = f.store.ingest_lines(run, &batch).await.unwrap();
     assert_eq!(again.inserted(), 0);
@@ -558,5 +577,30 @@ async fn a_reused_seq_warns_unless_it_repeats_the_recorded_event() {
         (loss.step, loss.value),
         (2, Some(3.0)),
         "the reused seq changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn runs_show_lists_the_first_warnings_and_counts_the_rest() {
+    let f = fixture().await;
+    let run = run(&f, "a").await;
+    let malformed: Vec<(u64, String)> = (1..=25).map(|l| (l, "bad".to_string())).collect();
+    let batch = EventLines {
+        events: vec![],
+        malformed,
+    };
+    f.store.ingest_lines(run, &batch).await.unwrap();
+    let r = ReadStore::open(&f.db).await.unwrap();
+    let d = r.run(run).await.unwrap().unwrap();
+    assert_eq!(d.warnings.len() as i64, ddmd_store::MAX_WARNINGS_SHOWN);
+    assert_eq!(d.warnings_total, 25);
+    assert_eq!(d.warnings[0].seq, LINE_WARNING + 1);
+    let shown = ddmd_store::format_run_detail(&d);
+    assert!(
+        shown.ends_with(&format!(
+            "  events.jsonl line 20: malformed event skipped: bad\n  … and 5 more (ddmd-pipe query \"select payload from events where run_id = {} and type = 'log'\")\n",
+            run.0
+        )),
+        "{shown}"
     );
 }
