@@ -198,7 +198,7 @@ async fn submit(a: &mut Attempt, sj: &SlurmJob, log: &Path) -> anyhow::Result<St
     std::fs::create_dir_all(&jf.work_dir)
         .with_context(|| format!("cannot create {}", jf.work_dir.display()))?;
     let job_json = jf.job_dir.join("job.json");
-    std::fs::write(&job_json, serde_json::to_vec_pretty(&*jf)?)
+    std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
         .with_context(|| format!("cannot write {}", job_json.display()))?;
     // What an earlier attempt left must not be read as this attempt's.
     for name in [script::EXIT_FILE, script::GPUS_FILE] {
