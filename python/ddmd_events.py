@@ -7,11 +7,14 @@ Standard library only. Events are JSON lines appended to the file named by $DDMD
     for step in range(100):
         ev.metric("train/loss", loss, step=step)
         ev.progress(step + 1, 100)
-    ev.artifact("model", "model.pt")        # relative to $DDMD_ARTIFACTS
+    ev.artifact("model", "model.pt")        # relative to $DDMD_ARTIFACTS, and inside it
     ev.unavailable("hps@4", "no HPS v2.1 checkpoint configured")
 
 Sequence numbers continue after the last event already in the file, so several processes of
 one job (run one after another) never reuse a number: the orchestrator keys rows by them.
+What the orchestrator refuses (recorded as a warning that `ddmd-pipe runs show` lists): keys
+over 256 bytes or with control characters, artifact paths that are absolute or lead out of
+$DDMD_ARTIFACTS. Messages over 64 KiB are cut. See DESIGN §7.
 """
 
 import json
@@ -59,6 +62,7 @@ def _open():
 
 
 def _num(v):
+    # The spellings of ddmd_core::nonfinite (JSON has no NaN).
     v = float(v)
     if math.isnan(v):
         return "NaN"
@@ -90,7 +94,7 @@ def metrics(values, step=0):
 
 
 def artifact(name, path):
-    """A file or folder the job produced (relative paths are inside $DDMD_ARTIFACTS)."""
+    """A file or folder the job produced, relative to $DDMD_ARTIFACTS (`..` may not leave it)."""
     _emit("artifact", flush=True, name=str(name), path=str(path))
 
 

@@ -49,11 +49,14 @@ pub async fn recover_stale(
         if let Some(dir) = &run.job_dir {
             let mut t = Tailer::new(Path::new(dir).join("events.jsonl"));
             loop {
-                let evs = t.poll()?;
-                if evs.is_empty() {
+                let batch = t.poll()?;
+                if !batch.is_empty() {
+                    store.ingest_lines(run.id, &batch).await?;
+                } else if !t.behind() {
+                    // An empty read with data left is a line longer than one read (16 MiB):
+                    // read on, or everything after it would be lost.
                     break;
                 }
-                store.ingest(run.id, &evs).await?;
             }
         }
         dead_invocations.insert(run.invocation_id);

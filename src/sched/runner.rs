@@ -7,7 +7,7 @@ use super::local::{self, describe_exit, log_tail, Program};
 use super::progress::Progress;
 use super::tail::Tailer;
 use crate::home::Home;
-use ddmd_core::{Event, EventKind, JobFile, RunId, RunStatus, UpstreamJob};
+use ddmd_core::{JobFile, RunId, RunStatus, UpstreamJob};
 use ddmd_store::{RunFinish, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,10 +66,6 @@ pub struct Attempt {
     /// CPU slots granted: the worker sizes its thread pools to this.
     pub cpus: u32,
 }
-
-/// Synthetic events that report malformed lines get sequence numbers far above any real one,
-/// keyed by line number, so re-ingesting the file still inserts them once.
-const MALFORMED_SEQ_BASE: u64 = 1 << 40;
 
 impl Attempt {
     /// The lifecycle of every attempt, whatever the executor: prepare the job's folders and
@@ -299,24 +295,13 @@ impl Attempt {
 
     pub(super) async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {
         loop {
-            let mut events = tailer.poll()?;
-            let before = events.len();
-            for (line, msg) in tailer.malformed.drain(..) {
-                events.push(Event {
-                    seq: MALFORMED_SEQ_BASE + line,
-                    t: None,
-                    kind: EventKind::Log {
-                        level: "warn".into(),
-                        message: format!(
-                            "events.jsonl line {line}: malformed event skipped: {msg}"
-                        ),
-                    },
-                });
+            // Malformed lines and events that break the contract become warnings in the store
+            // (keyed by line number, so a re-read records each once); the rest goes in.
+            let batch = tailer.poll()?;
+            if !batch.is_empty() {
+                self.store.ingest_lines(run, &batch).await?;
             }
-            if !events.is_empty() {
-                self.store.ingest(run, &events).await?;
-            }
-            if before > 0 {
+            if !batch.events.is_empty() {
                 self.progress.update(self.ix, &tailer.latest);
             }
             if !tailer.behind() {

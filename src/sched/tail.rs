@@ -1,8 +1,10 @@
 //! Follows a job's `events.jsonl` while it runs and hands complete lines to the store in
-//! batches. Only lines ending in '\n' are consumed, so a line being written is never read
-//! half. A malformed line is reported with its line number and skipped; it never fails a run.
+//! batches, with their line numbers. Only lines ending in '\n' are consumed, so a line being
+//! written is never read half. A malformed line is handed on as such (the store records a
+//! warning naming its line number); it never fails a run.
 
-use ddmd_core::{Event, EventKind};
+use ddmd_core::contract::{truncate_text, MAX_MESSAGE_BYTES};
+use ddmd_core::{Event, EventKind, EventLines};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
@@ -21,7 +23,6 @@ pub struct Tailer {
     line_no: u64,
     carry: Vec<u8>,
     pub latest: Latest,
-    pub malformed: Vec<(u64, String)>,
 }
 
 /// Upper bound of bytes read per poll, so one huge burst is ingested in several transactions.
@@ -35,20 +36,20 @@ impl Tailer {
             line_no: 0,
             carry: Vec::new(),
             latest: Latest::default(),
-            malformed: Vec::new(),
         }
     }
 
-    /// Reads what was appended since the last call. Returns parsed events (possibly none).
-    pub fn poll(&mut self) -> std::io::Result<Vec<Event>> {
+    /// Reads what was appended since the last call: the complete lines, parsed (possibly
+    /// none).
+    pub fn poll(&mut self) -> std::io::Result<EventLines> {
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(EventLines::default()),
             Err(e) => return Err(e),
         };
         let len = f.metadata()?.len();
         if len <= self.offset {
-            return Ok(Vec::new());
+            return Ok(EventLines::default());
         }
         f.seek(SeekFrom::Start(self.offset))?;
         let want = ((len - self.offset) as usize).min(MAX_READ);
@@ -61,11 +62,11 @@ impl Tailer {
             Some(p) => p + 1,
             None => {
                 self.carry = data;
-                return Ok(Vec::new());
+                return Ok(EventLines::default());
             }
         };
         self.carry = data[end..].to_vec();
-        let mut out = Vec::new();
+        let mut out = EventLines::default();
         // data[..end] ends with '\n': every piece of the split before it is one line.
         for raw in data[..end - 1].split(|&b| b == b'\n') {
             self.line_no += 1;
@@ -77,15 +78,20 @@ impl Tailer {
             match Event::parse_line(line) {
                 Ok(ev) => {
                     self.note(&ev);
-                    out.push(ev);
+                    out.events.push((self.line_no, ev));
                 }
-                Err(e) => self.malformed.push((self.line_no, e.message)),
+                Err(e) => out.malformed.push((self.line_no, e.message)),
             }
         }
         Ok(out)
     }
 
     fn note(&mut self, ev: &Event) {
+        // What the store will refuse is not shown either: a 60 MB key or an escape sequence
+        // has no place on the progress line.
+        if ev.check().is_err() {
+            return;
+        }
         match &ev.kind {
             EventKind::Metric { key, step, value } => {
                 self.latest.metric = Some((key.clone(), *step, *value));
@@ -94,7 +100,11 @@ impl Tailer {
                 self.latest.progress = Some((*done, *total));
             }
             EventKind::Status { state, message, .. } if state == "failed" => {
-                self.latest.failure = message.clone().or_else(|| Some("failed".into()));
+                // Becomes the run's error: cut like every message the store keeps.
+                self.latest.failure = Some(match message {
+                    Some(m) => truncate_text(m, MAX_MESSAGE_BYTES).into_owned(),
+                    None => "failed".into(),
+                });
             }
             _ => {}
         }
@@ -122,14 +132,17 @@ mod tests {
         f.flush().unwrap();
         let mut t = Tailer::new(p.clone());
         let evs = t.poll().unwrap();
-        assert_eq!(evs.len(), 1);
-        assert_eq!(t.malformed.len(), 1);
-        assert_eq!(t.malformed[0].0, 2);
+        assert_eq!(evs.events.len(), 1);
+        assert_eq!(evs.events[0].0, 1);
+        assert_eq!(evs.malformed.len(), 1);
+        assert_eq!(evs.malformed[0].0, 2);
         writeln!(f, "pe\":\"log\",\"message\":\"hi\"}}").unwrap();
         f.flush().unwrap();
         let evs = t.poll().unwrap();
-        assert_eq!(evs.len(), 1);
-        assert_eq!(evs[0].seq, 1);
+        assert_eq!(evs.events.len(), 1);
+        assert_eq!(evs.events[0].1.seq, 1);
+        assert_eq!(evs.events[0].0, 3, "line numbers go on across polls");
+        assert!(evs.malformed.is_empty());
         assert!(t.poll().unwrap().is_empty());
     }
 }

@@ -4,8 +4,11 @@
 //!
 //! `seq` is unique per run and is the idempotency key of ingestion: re-reading a file after a
 //! crash inserts nothing twice. Non-finite metric values are written as the strings `"NaN"`,
-//! `"Infinity"`, `"-Infinity"` (JSON has no NaN); Python's bare `NaN` tokens are accepted too.
+//! `"Infinity"`, `"-Infinity"` ([`crate::nonfinite`]; JSON has no NaN); Python's bare `NaN`
+//! tokens are accepted too. What an event may hold (key sizes, artifact paths, …) is in
+//! [`crate::contract`].
 
+use crate::nonfinite;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -33,7 +36,7 @@ pub enum EventKind {
         value: f64,
     },
     /// A file or folder the job produced; `path` is relative to the job's artifact directory
-    /// (or absolute for command stages that write elsewhere).
+    /// and stays inside it ([`crate::contract::artifact_path`]).
     Artifact { name: String, path: String },
     Log {
         #[serde(default = "default_level")]
@@ -63,17 +66,14 @@ fn default_level() -> String {
 }
 
 fn ser_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(*v)
-    } else if v.is_nan() {
-        s.serialize_str("NaN")
-    } else if *v > 0.0 {
-        s.serialize_str("Infinity")
-    } else {
-        s.serialize_str("-Infinity")
+    match nonfinite::encode(*v) {
+        None => s.serialize_f64(*v),
+        Some(text) => s.serialize_str(text),
     }
 }
 
+/// A number, `null` (NaN) or a string: the codec's spellings read leniently, and anything else
+/// Rust reads as a float (`"1.5"`, `"+inf"`), as this reader always accepted.
 fn de_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -85,14 +85,29 @@ fn de_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     match Num::deserialize(d)? {
         Num::F(v) => Ok(v),
         Num::Null(()) => Ok(f64::NAN),
-        Num::S(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "nan" => Ok(f64::NAN),
-            "inf" | "infinity" | "+inf" | "+infinity" => Ok(f64::INFINITY),
-            "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
-            other => other
+        Num::S(s) => match nonfinite::decode_lenient(&s) {
+            Some(v) => Ok(v),
+            None => s
+                .trim()
                 .parse::<f64>()
                 .map_err(|_| serde::de::Error::custom(format!("expected a number, got {s:?}"))),
         },
+    }
+}
+
+/// What one read of an events file gave: its events and its malformed lines, each with its
+/// line number (1-based). The store keys the warnings it records by line number, so reading
+/// the file again after a crash records each of them once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventLines {
+    pub events: Vec<(u64, Event)>,
+    /// Line number and parse error of each line that is not an event.
+    pub malformed: Vec<(u64, String)>,
+}
+
+impl EventLines {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.malformed.is_empty()
     }
 }
 
@@ -109,7 +124,7 @@ impl Event {
             Ok(e) => Ok(e),
             Err(first) => {
                 // Python's json.dumps writes bare NaN / Infinity tokens; quote them and retry.
-                if line.contains("NaN") || line.contains("Infinity") {
+                if line.contains(nonfinite::NAN) || line.contains(nonfinite::INFINITY) {
                     let fixed = quote_bare_nonfinite(line);
                     if let Ok(e) = serde_json::from_str::<Event>(&fixed) {
                         return Ok(e);
@@ -154,7 +169,8 @@ fn quote_bare_nonfinite(line: &str) -> String {
             continue;
         }
         let mut matched = false;
-        for tok in ["-Infinity", "Infinity", "NaN"] {
+        // The longest first: `Infinity` is a suffix of `-Infinity`.
+        for tok in [nonfinite::NEG_INFINITY, nonfinite::INFINITY, nonfinite::NAN] {
             if rest.starts_with(tok) {
                 out.push('"');
                 out.push_str(tok);
@@ -349,6 +365,27 @@ mod tests {
             Event::parse_line(r#"{"seq": 1, "type": "metric", "key": "k", "value": -Infinity}"#)
                 .unwrap();
         assert!(matches!(e.kind, EventKind::Metric { value, .. } if value == f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn string_values_are_read_leniently() {
+        let value = |v: &str| match Event::parse_line(&format!(
+            r#"{{"seq": 1, "type": "metric", "key": "k", "value": {v}}}"#
+        ))
+        .map(|e| e.kind)
+        {
+            Ok(EventKind::Metric { value, .. }) => Some(value),
+            _ => None,
+        };
+        assert!(value(r#"" nan ""#).is_some_and(f64::is_nan));
+        assert!(value("null").is_some_and(f64::is_nan));
+        assert_eq!(value(r#""INF""#), Some(f64::INFINITY));
+        // Not in the codec's lenient list; read as a number, as it always was.
+        assert_eq!(value(r#""+inf""#), Some(f64::INFINITY));
+        assert_eq!(value(r#""+INFINITY""#), Some(f64::INFINITY));
+        assert_eq!(value(r#""-Infinity""#), Some(f64::NEG_INFINITY));
+        assert_eq!(value(r#"" 1.5 ""#), Some(1.5));
+        assert_eq!(value(r#""abc""#), None);
     }
 
     #[test]

@@ -15,16 +15,20 @@ pub(crate) struct Measured {
     pub sha256: String,
 }
 
-/// Where a reported artifact path points: absolute as is, relative ones against each base in
-/// order (the run's artifact folder, then its job folder); the first that exists wins.
+/// Where a reported artifact path points: relative ones, normalised lexically
+/// ([`ddmd_core::contract::artifact_path`]), against each base in order (the run's artifact
+/// folder, then its job folder); the first that exists wins. A relative path that leads out of
+/// the folder points nowhere. Absolute paths are as they are: ingest refuses them, but rows
+/// recorded before it did may hold one.
 pub(crate) fn resolve(path: &str, bases: &[&str]) -> Option<PathBuf> {
     let p = Path::new(path);
     if p.is_absolute() {
         return p.symlink_metadata().is_ok().then(|| p.to_path_buf());
     }
+    let inside = ddmd_core::contract::artifact_path(path).ok()?;
     bases
         .iter()
-        .map(|b| Path::new(b).join(p))
+        .map(|b| Path::new(b).join(&inside))
         .find(|c| c.symlink_metadata().is_ok())
 }
 
@@ -130,6 +134,11 @@ mod tests {
         let bases = [a.path().to_str().unwrap(), b.path().to_str().unwrap()];
         assert_eq!(resolve("x", &bases), Some(b.path().join("x")));
         assert_eq!(resolve("y", &bases), None);
+        // Normalised before it is joined: `a` need not exist; `..` may not leave the base.
+        assert_eq!(resolve("a/../x", &bases), Some(b.path().join("x")));
+        std::fs::create_dir(b.path().join("in")).unwrap();
+        let inner = b.path().join("in");
+        assert_eq!(resolve("../x", &[inner.to_str().unwrap()]), None);
         let abs = b.path().join("x");
         assert_eq!(resolve(abs.to_str().unwrap(), &[]), Some(abs.clone()));
     }

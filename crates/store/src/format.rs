@@ -86,6 +86,20 @@ fn escape_controls(s: &str) -> String {
         .replace('\t', "\\t")
 }
 
+/// Every control character escaped, not only line breaks: a job's own warning could hold an
+/// escape sequence that rewrites the reader's terminal.
+fn escape_all_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn width(s: &str) -> usize {
     s.chars().count()
 }
@@ -431,6 +445,21 @@ pub fn format_run_detail(d: &RunDetail) -> String {
             })
             .collect();
         indent(&mut out, &render_table(&columns, &rows, false));
+    }
+    if !d.warnings.is_empty() {
+        out.push_str("\nwarnings\n");
+        for w in &d.warnings {
+            let _ = writeln!(out, "  {}", escape_all_controls(&w.message));
+        }
+        let more = d.warnings_total - d.warnings.len() as i64;
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "  … and {more} more (ddmd-pipe query \"select payload from events \
+                 where run_id = {} and type = 'log'\")",
+                r.source_run_id.unwrap_or(r.id)
+            );
+        }
     }
     out
 }

@@ -34,7 +34,7 @@ pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};
 pub use model::{
     ArtifactRow, FinalMetric, IngestStats, InvocationStatus, NewRun, RunDetail, RunFilter,
-    RunFinish, RunRow, RunStatus, UnavailableRow,
+    RunFinish, RunRow, RunStatus, UnavailableRow, WarningRow, MAX_WARNINGS_SHOWN,
 };
 pub use params::flatten_params;
 pub use query::QueryResult;

@@ -100,7 +100,7 @@ impl FinalMetric {
     pub fn as_f64(&self) -> f64 {
         match (self.value, self.raw.as_deref()) {
             (Some(v), _) => v,
-            (None, Some(raw)) => crate::ingest::parse_raw(raw),
+            (None, Some(raw)) => crate::rows::parse_raw(raw),
             (None, None) => f64::NAN,
         }
     }
@@ -110,7 +110,8 @@ impl FinalMetric {
 pub struct ArtifactRow {
     pub seq: i64,
     pub name: String,
-    /// As the worker reported it (relative to the artifact directory, or absolute).
+    /// As the worker reported it: relative to the artifact directory (absolute only in rows
+    /// recorded before ingest refused such paths).
     pub path: String,
     pub bytes: Option<i64>,
     pub sha256: Option<String>,
@@ -132,10 +133,28 @@ pub struct RunDetail {
     pub metrics: Vec<FinalMetric>,
     pub artifacts: Vec<ArtifactRow>,
     pub unavailable: Vec<UnavailableRow>,
+    /// The first [`MAX_WARNINGS_SHOWN`] `warn` log events, by seq: the orchestrator's account
+    /// of what it could not record (a malformed line, an event that broke the contract) and
+    /// the job's own warnings.
+    pub warnings: Vec<WarningRow>,
+    /// How many `warn` log events there are in all.
+    pub warnings_total: i64,
 }
 
-/// Rows inserted by one [`crate::Store::ingest`] call; `duplicates` counts events that were
-/// already recorded (a re-ingest after a crash).
+/// How many warnings [`RunDetail`] holds: a job that wrote a million bad lines must not make
+/// `runs show` print a million lines (`query` reads them all).
+pub const MAX_WARNINGS_SHOWN: i64 = 20;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WarningRow {
+    pub seq: i64,
+    pub message: String,
+}
+
+/// Rows inserted by one [`crate::Store::ingest`] call (`events` includes the warnings it
+/// recorded); `duplicates` counts events that were already recorded (a re-ingest after a
+/// crash), `rejected` those that broke the event contract or reused a seq for something else
+/// and were recorded as a warning instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IngestStats {
     pub metrics: u64,
@@ -143,6 +162,7 @@ pub struct IngestStats {
     pub artifacts: u64,
     pub unavailable: u64,
     pub duplicates: u64,
+    pub rejected: u64,
 }
 
 impl IngestStats {

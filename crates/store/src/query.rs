@@ -1,6 +1,7 @@
 //! Result of a user's SQL: column names and rows of JSON values, typed as SQLite stored them
 //! (INTEGER -> integer, REAL -> number, TEXT -> string, BLOB -> hex string, NULL -> null).
 
+use ddmd_core::nonfinite;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteRow, SqliteValueRef};
@@ -35,7 +36,9 @@ fn value_to_json(v: SqliteValueRef<'_>) -> Result<Value, sqlx::Error> {
             // protocol's spelling.
             serde_json::Number::from_f64(f)
                 .map(Value::Number)
-                .unwrap_or_else(|| Value::String(crate::ingest::raw_of(f).unwrap_or("NaN").into()))
+                .unwrap_or_else(|| {
+                    Value::String(nonfinite::encode(f).unwrap_or(nonfinite::NAN).into())
+                })
         }
         "BLOB" => Value::String(format!("x'{}'", hex::encode(decode::<Vec<u8>>(v)?))),
         _ => Value::String(decode::<String>(v)?),

@@ -3,7 +3,10 @@
 
 use crate::connect;
 use crate::error::{SqlContext, StoreError};
-use crate::model::{ArtifactRow, FinalMetric, RunDetail, RunFilter, RunRow, UnavailableRow};
+use crate::model::{
+    ArtifactRow, FinalMetric, RunDetail, RunFilter, RunRow, UnavailableRow, WarningRow,
+    MAX_WARNINGS_SHOWN,
+};
 use crate::query::{row_values, QueryResult};
 use crate::rows::{run_columns_prefixed, run_row, RUN_COLUMNS};
 use ddmd_core::RunId;
@@ -157,12 +160,36 @@ impl ReadStore {
         .into_iter()
         .map(|(key, reason)| UnavailableRow { key, reason })
         .collect();
+        // Warnings explain missing data, so like the data they are the source run's.
+        const WARN: &str = "FROM events WHERE run_id = ? AND type = 'log' \
+                            AND json_extract(payload, '$.level') = 'warn'";
+        let warnings_total: i64 = sqlx::query_scalar(&format!("SELECT count(*) {WARN}"))
+            .bind(results_of)
+            .fetch_one(&mut *conn)
+            .await
+            .ctx(|| format!("count the warnings of run {id}"))?;
+        let warnings = sqlx::query_as::<_, (i64, Option<String>)>(&format!(
+            "SELECT seq, json_extract(payload, '$.message') {WARN} ORDER BY seq LIMIT ?"
+        ))
+        .bind(results_of)
+        .bind(MAX_WARNINGS_SHOWN)
+        .fetch_all(&mut *conn)
+        .await
+        .ctx(|| format!("read the warnings of run {id}"))?
+        .into_iter()
+        .map(|(seq, message)| WarningRow {
+            seq,
+            message: message.unwrap_or_default(),
+        })
+        .collect();
         Ok(Some(RunDetail {
             run,
             params,
             metrics,
             artifacts,
             unavailable,
+            warnings,
+            warnings_total,
         }))
     }
 
@@ -186,7 +213,7 @@ impl ReadStore {
             .map(|(step, value, raw)| {
                 let v = value.unwrap_or_else(|| {
                     raw.as_deref()
-                        .map(crate::ingest::parse_raw)
+                        .map(crate::rows::parse_raw)
                         .unwrap_or(f64::NAN)
                 });
                 (step, v)

@@ -44,15 +44,13 @@ pub(crate) fn unpack_points(packed: &str) -> Result<Vec<Point>, serde_json::Erro
         .collect())
 }
 
-/// The value of a `raw` cell. Deliberately more lenient than the ingest side's reading (case,
-/// spaces, `inf`): reports have always read hand-written databases this way, and a report must
-/// not change because its reader moved.
+/// The value of a `raw` cell, read with the codec's lenient mode
+/// ([`ddmd_core::nonfinite::decode_lenient`]: case, spaces, `inf`): reports have always read
+/// hand-written databases this way, and a report must not change because its reader moved.
+/// Anything else (`+inf`, a number, no text) is NaN.
 fn non_finite(raw: Option<&str>) -> f64 {
-    match raw.map(|s| s.trim().to_ascii_lowercase()) {
-        Some(s) if s == "infinity" || s == "inf" || s == "+infinity" => f64::INFINITY,
-        Some(s) if s == "-infinity" || s == "-inf" => f64::NEG_INFINITY,
-        _ => f64::NAN,
-    }
+    raw.and_then(ddmd_core::nonfinite::decode_lenient)
+        .unwrap_or(f64::NAN)
 }
 
 /// Final values and curves of one run's metrics.
@@ -177,6 +175,10 @@ mod tests {
     #[test]
     fn raw_text_is_read_leniently() {
         assert_eq!(non_finite(Some(" INF ")), f64::INFINITY);
+        assert_eq!(non_finite(Some("+Infinity")), f64::INFINITY);
+        assert_eq!(non_finite(Some("-inf")), f64::NEG_INFINITY);
+        assert!(non_finite(Some(" NaN ")).is_nan());
+        assert!(non_finite(Some("+inf")).is_nan(), "never read as infinity");
         assert_eq!(non_finite(Some("-Infinity")), f64::NEG_INFINITY);
         assert!(non_finite(Some("1.5")).is_nan());
         assert!(non_finite(None).is_nan());

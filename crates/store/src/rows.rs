@@ -1,4 +1,5 @@
-//! Mapping of `runs` rows to [`RunRow`], shared by the writer and the readers.
+//! Mapping of `runs` rows to [`RunRow`] and of `raw` cells to floats, shared by the writer and
+//! the readers.
 
 use crate::model::RunRow;
 use ddmd_core::{CacheKey, RunId, RunStatus};
@@ -17,6 +18,14 @@ pub(crate) fn run_columns_prefixed(prefix: &str) -> String {
         .map(|c| format!("{prefix}.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The value of a metric row whose `value` is NULL, from its `raw` text: the codec's exact
+/// spellings ([`ddmd_core::nonfinite::decode`]), else whatever Rust reads as a float (a
+/// hand-edited database), else NaN. The report reads the same cells more leniently
+/// (`report_shape`).
+pub(crate) fn parse_raw(raw: &str) -> f64 {
+    ddmd_core::nonfinite::decode(raw).unwrap_or_else(|| raw.parse().unwrap_or(f64::NAN))
 }
 
 pub(crate) fn run_row(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
@@ -83,5 +92,25 @@ pub(crate) fn format_devices(devices: &[u32]) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(","),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddmd_core::nonfinite;
+
+    #[test]
+    fn raw_text_round_trips() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let raw = nonfinite::encode(v).unwrap();
+            let back = parse_raw(raw);
+            assert!(back.is_nan() && v.is_nan() || back == v, "{raw}");
+        }
+        // A hand-edited cell: read as a float where Rust can, else NaN.
+        assert_eq!(parse_raw("1.5"), 1.5);
+        assert_eq!(parse_raw("inf"), f64::INFINITY);
+        assert!(parse_raw(" Infinity").is_nan());
+        assert!(parse_raw("junk").is_nan());
     }
 }

@@ -7,7 +7,7 @@ use crate::ingest;
 use crate::model::{IngestStats, InvocationStatus, NewRun, RunFinish, RunRow, RunStatus};
 use crate::params::flatten_params;
 use crate::rows::{format_devices, run_columns_prefixed, run_row, RUN_COLUMNS};
-use ddmd_core::{events::now_secs, CacheKey, Event, RunId};
+use ddmd_core::{events::now_secs, CacheKey, Event, EventLines, RunId};
 use sqlx::{Connection, SqliteConnection};
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
@@ -334,10 +334,24 @@ impl Store {
     }
 
     /// Ingests a batch of a run's events in one transaction; see [`crate::ingest`]. Callers
-    /// pass batches of a few thousand events.
+    /// pass batches of a few thousand events. An event that breaks the event contract is
+    /// recorded as a warning naming its seq instead; [`Store::ingest_lines`] also names the
+    /// line, and is what the orchestrator uses.
     pub async fn ingest(&self, run: RunId, events: &[Event]) -> Result<IngestStats, StoreError> {
         let mut conn = self.conn.lock().await;
         ingest::ingest(&mut conn, run, events).await
+    }
+
+    /// Ingests one read of a run's events file in one transaction: its events, and a warning
+    /// for each malformed line. Warnings are keyed by line number, so a re-read of the file
+    /// records each of them once.
+    pub async fn ingest_lines(
+        &self,
+        run: RunId,
+        batch: &EventLines,
+    ) -> Result<IngestStats, StoreError> {
+        let mut conn = self.conn.lock().await;
+        ingest::ingest_lines(&mut conn, run, batch).await
     }
 
     /// The latest succeeded run with this cache key, if any.

@@ -1,77 +1,27 @@
 //! Batched, idempotent ingestion of worker events into one run's rows.
 //!
-//! One call is one transaction. Rows are inserted with multi-row `INSERT OR IGNORE … VALUES
-//! (…),(…)` statements keyed by `(run_id, seq)`, so re-reading an events file after a crash
-//! inserts nothing twice. Statement sizes are a fixed maximum and powers of two below it, so
-//! that a handful of prepared statements cover every batch size and stay in sqlx's cache.
+//! One call is one transaction. Before it opens, the batch is screened ([`screen`]): an event
+//! that breaks the contract of [`ddmd_core::contract`], or reuses a seq for something other
+//! than what is recorded, is not inserted; a `warn` log event saying which line, which seq and
+//! why is recorded in its place, and the rest of the batch goes in. An event recorded before
+//! exactly as it is (a re-read of the file after a crash) is dropped silently. Rows are keyed
+//! by `(run_id, seq)` and inserted with `INSERT OR IGNORE` ([`sql`]), so nothing goes in twice.
+
+mod recorded;
+mod screen;
+mod sql;
 
 use crate::artifact;
 use crate::error::{SqlContext, StoreError};
 use crate::model::IngestStats;
-use ddmd_core::{Event, EventKind, RunId};
+use ddmd_core::{nonfinite, Event, EventKind, EventLines, RunId};
+use screen::{Checked, Input, Warning};
+use sql::{
+    chunk_sizes, insert_sql, ARTIFACT_COLS, EVENT_COLS, EVENT_ROWS_PER_STATEMENT, METRIC_COLS,
+    METRIC_ROWS_PER_STATEMENT,
+};
 use sqlx::{Connection, SqliteConnection};
-use std::collections::BTreeSet;
-
-/// Rows per metric statement: 1024 × 7 bound values stays well under SQLite's 32,766-variable
-/// limit, and the per-statement round trip to sqlx's worker thread is paid once per 1024 rows.
-pub(crate) const METRIC_ROWS_PER_STATEMENT: usize = 1024;
-
-const METRIC_COLS: &str = "metrics (run_id, seq, key, step, value, raw, t)";
-const EVENT_COLS: &str = "events (run_id, seq, type, payload, t)";
-const ARTIFACT_COLS: &str = "artifacts (run_id, seq, name, path, bytes, sha256)";
-
-/// Text kept in `raw` for a value SQLite cannot store as REAL (it would turn NaN into NULL).
-pub(crate) fn raw_of(v: f64) -> Option<&'static str> {
-    if v.is_finite() {
-        None
-    } else if v.is_nan() {
-        Some("NaN")
-    } else if v > 0.0 {
-        Some("Infinity")
-    } else {
-        Some("-Infinity")
-    }
-}
-
-/// Inverse of [`raw_of`]; anything unexpected reads as NaN.
-pub(crate) fn parse_raw(raw: &str) -> f64 {
-    match raw {
-        "Infinity" => f64::INFINITY,
-        "-Infinity" => f64::NEG_INFINITY,
-        other => other.parse().unwrap_or(f64::NAN),
-    }
-}
-
-/// `INSERT OR IGNORE INTO <cols> VALUES (?,…),(?,…)…` for `rows` rows of `ncols` columns.
-fn insert_sql(cols: &str, ncols: usize, rows: usize) -> String {
-    let tuple = format!("({})", vec!["?"; ncols].join(","));
-    let mut sql = String::with_capacity(40 + rows * (tuple.len() + 1));
-    sql.push_str("INSERT OR IGNORE INTO ");
-    sql.push_str(cols);
-    sql.push_str(" VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&tuple);
-    }
-    sql
-}
-
-/// Splits `n` rows into statement sizes: full `max` chunks, then powers of two.
-fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    while n >= max {
-        out.push(max);
-        n -= max;
-    }
-    while n > 0 {
-        let p = 1usize << (usize::BITS - 1 - n.leading_zeros());
-        out.push(p);
-        n -= p;
-    }
-    out
-}
+use std::collections::{BTreeSet, HashMap};
 
 fn seq_i64(run: RunId, seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::SeqOutOfRange { run, seq })
@@ -99,11 +49,40 @@ struct ArtifactIn {
     measured: Option<artifact::Measured>,
 }
 
-/// Ingests `events` for `run` in one transaction.
+/// Ingests `events` for `run` in one transaction; their lines in the events file are not
+/// known, so warnings about them are keyed by seq.
 pub(crate) async fn ingest(
     conn: &mut SqliteConnection,
     run: RunId,
     events: &[Event],
+) -> Result<IngestStats, StoreError> {
+    let inputs: Vec<Input<'_>> = events.iter().map(|ev| Input { line: None, ev }).collect();
+    ingest_inputs(conn, run, &inputs, &[]).await
+}
+
+/// Ingests what one read of an events file gave for `run` in one transaction, with a warning
+/// for each malformed line; warnings are keyed by line number.
+pub(crate) async fn ingest_lines(
+    conn: &mut SqliteConnection,
+    run: RunId,
+    batch: &EventLines,
+) -> Result<IngestStats, StoreError> {
+    let inputs: Vec<Input<'_>> = batch
+        .events
+        .iter()
+        .map(|(line, ev)| Input {
+            line: Some(*line),
+            ev,
+        })
+        .collect();
+    ingest_inputs(conn, run, &inputs, &batch.malformed).await
+}
+
+async fn ingest_inputs(
+    conn: &mut SqliteConnection,
+    run: RunId,
+    inputs: &[Input<'_>],
+    malformed: &[(u64, String)],
 ) -> Result<IngestStats, StoreError> {
     let dirs: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT artifact_dir, job_dir FROM runs WHERE id = ?")
@@ -114,77 +93,52 @@ pub(crate) async fn ingest(
     let Some((artifact_dir, job_dir)) = dirs else {
         return Err(StoreError::UnknownRun(run));
     };
+    // A seq SQLite cannot hold fails the whole batch before anything is written (it is not a
+    // broken rule of one event: no row, not even a warning, can be keyed by it).
+    for input in inputs {
+        seq_i64(run, input.ev.seq)?;
+    }
+
+    let mut warnings: Vec<Warning> = malformed
+        .iter()
+        .map(|(line, error)| screen::malformed(*line, error))
+        .collect();
+    let checked = screen::check(inputs, &mut warnings);
+    let recorded = match screen::seq_span(&checked) {
+        Some(span) => recorded::recorded(conn, run, span).await?,
+        None => HashMap::new(),
+    };
+    let fresh = screen::dedupe(checked, &recorded, &mut warnings);
+    // Each input is fresh, a repeat, or refused (and then has its warning).
+    let rejected = (inputs.len() as u64)
+        .saturating_sub(fresh.events.len() as u64)
+        .saturating_sub(fresh.repeated);
 
     let mut metrics = Vec::new();
     let mut others = Vec::new();
     let mut artifacts = Vec::new();
     let mut unavailable = Vec::new();
-    for ev in events {
-        let seq = seq_i64(run, ev.seq)?;
-        match &ev.kind {
-            EventKind::Metric { key, step, value } => metrics.push(MetricRef {
-                seq,
-                key,
-                step: *step,
-                value: *value,
-                t: ev.t,
-            }),
-            EventKind::Artifact { name, path } => artifacts.push(ArtifactIn {
-                seq,
-                name: name.clone(),
-                path: path.clone(),
-                measured: None,
-            }),
-            EventKind::Status {
-                state,
-                key: Some(key),
-                message,
-            } if state == "unavailable" => unavailable.push((
-                key.as_str(),
-                message
-                    .as_deref()
-                    .unwrap_or("unavailable (no reason given)"),
-            )),
-            other => others.push(OtherRow {
-                seq,
-                ty: match other {
-                    EventKind::Log { .. } => "log",
-                    EventKind::Progress { .. } => "progress",
-                    EventKind::Status { .. } => "status",
-                    // Metric and Artifact are matched above.
-                    EventKind::Metric { .. } => "metric",
-                    EventKind::Artifact { .. } => "artifact",
-                },
-                payload: ev.to_line(),
-                t: ev.t,
-            }),
-        }
+    for c in &fresh.events {
+        route(
+            c,
+            &mut metrics,
+            &mut others,
+            &mut artifacts,
+            &mut unavailable,
+        );
     }
 
     // Hash artifacts before the transaction opens: a large checkpoint can take seconds, and
-    // readers should not see a write transaction held that long. Ones already recorded are
-    // skipped so a re-ingest does not hash again.
+    // readers should not see a write transaction held that long. Recorded ones never get
+    // here, so a re-ingest does not hash again.
     if !artifacts.is_empty() {
-        let mut fresh = Vec::new();
-        for a in artifacts {
-            let known: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM artifacts WHERE run_id = ? AND seq = ?")
-                    .bind(run.0)
-                    .bind(a.seq)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .ctx(|| format!("ingest: look up artifact seq {} of run {run}", a.seq))?;
-            if known.is_none() {
-                fresh.push(a);
-            }
-        }
         let bases: Vec<String> = [artifact_dir, job_dir].into_iter().flatten().collect();
         artifacts = tokio::task::spawn_blocking(move || {
             let bases: Vec<&str> = bases.iter().map(String::as_str).collect();
-            for a in &mut fresh {
+            for a in &mut artifacts {
                 a.measured = artifact::resolve(&a.path, &bases).and_then(|p| artifact::measure(&p));
             }
-            fresh
+            artifacts
         })
         .await
         .map_err(|e| StoreError::Query {
@@ -192,7 +146,10 @@ pub(crate) async fn ingest(
         })?;
     }
 
-    let mut stats = IngestStats::default();
+    let mut stats = IngestStats {
+        rejected,
+        ..IngestStats::default()
+    };
     let mut tx = conn
         .begin()
         .await
@@ -210,7 +167,7 @@ pub(crate) async fn ingest(
                 .bind(m.key)
                 .bind(m.step)
                 .bind(finite.then_some(m.value))
-                .bind(raw_of(m.value))
+                .bind(nonfinite::encode(m.value))
                 .bind(m.t);
         }
         let res = q
@@ -221,25 +178,18 @@ pub(crate) async fn ingest(
         offset += size;
     }
 
-    offset = 0;
-    for size in chunk_sizes(others.len(), 256) {
-        let sql = insert_sql(EVENT_COLS, 5, size);
-        let mut q = sqlx::query(&sql);
-        for e in &others[offset..offset + size] {
-            q = q
-                .bind(run.0)
-                .bind(e.seq)
-                .bind(e.ty)
-                .bind(e.payload.as_str())
-                .bind(e.t);
-        }
-        let res = q
-            .execute(&mut *tx)
-            .await
-            .ctx(|| format!("ingest: insert {size} events of run {run}"))?;
-        stats.events += res.rows_affected();
-        offset += size;
-    }
+    let job_events = insert_events(&mut tx, run, &others).await?;
+    let warning_rows: Vec<OtherRow> = warnings
+        .into_iter()
+        .map(|w| OtherRow {
+            seq: w.seq,
+            ty: "log",
+            payload: w.payload,
+            t: None,
+        })
+        .collect();
+    let new_warnings = insert_events(&mut tx, run, &warning_rows).await?;
+    stats.events = job_events + new_warnings;
 
     for a in &artifacts {
         let res = sqlx::query(&insert_sql(ARTIFACT_COLS, 6, 1))
@@ -291,8 +241,85 @@ pub(crate) async fn ingest(
     tx.commit()
         .await
         .ctx(|| format!("ingest: commit events of run {run}"))?;
-    stats.duplicates = (events.len() as u64).saturating_sub(stats.inserted());
+    // Whatever was neither refused nor inserted was there already: a repeat found by the
+    // screen, or an unavailable note whose reason did not change.
+    let inserted_events = stats.inserted() - new_warnings;
+    stats.duplicates = (inputs.len() as u64).saturating_sub(rejected + inserted_events);
     Ok(stats)
+}
+
+/// Sorts one fresh event into the rows of its table.
+fn route<'a>(
+    c: &'a Checked<'_>,
+    metrics: &mut Vec<MetricRef<'a>>,
+    others: &mut Vec<OtherRow>,
+    artifacts: &mut Vec<ArtifactIn>,
+    unavailable: &mut Vec<(&'a str, &'a str)>,
+) {
+    let ev: &Event = &c.ev;
+    if let Some(note) = screen::unavailable(ev) {
+        unavailable.push(note);
+        return;
+    }
+    let ty = match &ev.kind {
+        EventKind::Metric { key, step, value } => {
+            metrics.push(MetricRef {
+                seq: c.seq,
+                key,
+                step: *step,
+                value: *value,
+                t: ev.t,
+            });
+            return;
+        }
+        EventKind::Artifact { name, path } => {
+            artifacts.push(ArtifactIn {
+                seq: c.seq,
+                name: name.clone(),
+                path: path.clone(),
+                measured: None,
+            });
+            return;
+        }
+        EventKind::Log { .. } => "log",
+        EventKind::Progress { .. } => "progress",
+        EventKind::Status { .. } => "status",
+    };
+    others.push(OtherRow {
+        seq: c.seq,
+        ty,
+        payload: ev.to_line(),
+        t: ev.t,
+    });
+}
+
+/// Inserts rows of `events`; returns how many were new.
+async fn insert_events(
+    tx: &mut SqliteConnection,
+    run: RunId,
+    rows: &[OtherRow],
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    let mut offset = 0;
+    for size in chunk_sizes(rows.len(), EVENT_ROWS_PER_STATEMENT) {
+        let sql = insert_sql(EVENT_COLS, 5, size);
+        let mut q = sqlx::query(&sql);
+        for e in &rows[offset..offset + size] {
+            q = q
+                .bind(run.0)
+                .bind(e.seq)
+                .bind(e.ty)
+                .bind(e.payload.as_str())
+                .bind(e.t);
+        }
+        let res = q
+            .execute(&mut *tx)
+            .await
+            .ctx(|| format!("ingest: insert {size} events of run {run}"))?;
+        inserted += res.rows_affected();
+        offset += size;
+    }
+    Ok(inserted)
 }
 
 /// Fills in size and hash of a run's artifacts that had none (the folder did not exist yet when
@@ -346,37 +373,4 @@ pub(crate) async fn measure_missing_artifacts(
             .ctx(|| format!("record the size of artifact seq {seq} of run {run}"))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_sizes_cover_n_with_few_distinct_sizes() {
-        assert_eq!(chunk_sizes(0, 1024), Vec::<usize>::new());
-        assert_eq!(chunk_sizes(5, 1024), vec![4, 1]);
-        assert_eq!(chunk_sizes(2048 + 37, 1024), vec![1024, 1024, 32, 4, 1]);
-        for n in [1, 999, 1024, 5000, 12345] {
-            assert_eq!(chunk_sizes(n, 1024).iter().sum::<usize>(), n);
-        }
-    }
-
-    #[test]
-    fn raw_text_round_trips() {
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let raw = raw_of(v).unwrap();
-            let back = parse_raw(raw);
-            assert!(back.is_nan() && v.is_nan() || back == v, "{raw}");
-        }
-        assert_eq!(raw_of(1.5), None);
-    }
-
-    #[test]
-    fn insert_sql_shape() {
-        assert_eq!(
-            insert_sql("t (a, b)", 2, 2),
-            "INSERT OR IGNORE INTO t (a, b) VALUES (?,?),(?,?)"
-        );
-    }
 }
