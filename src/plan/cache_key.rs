@@ -4,7 +4,6 @@
 use ddmd_core::{CacheKey, StageKind};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::Path;
 
 /// Every input of a cache key, in one place.
@@ -55,17 +54,7 @@ fn canonical(v: &Value) -> Value {
 }
 
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    ddmd_core::text::sha256_file(path).map(|(hash, _)| hash)
 }
 
 #[cfg(test)]

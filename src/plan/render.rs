@@ -85,5 +85,5 @@ fn shquote(v: minijinja::Value) -> String {
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| v.to_string());
-    format!("'{}'", s.replace('\'', "'\\''"))
+    ddmd_core::text::shell_quote(&s)
 }

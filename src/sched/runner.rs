@@ -7,6 +7,7 @@ use super::local::{self, describe_exit, log_tail, Program};
 use super::progress::Progress;
 use super::tail::Tailer;
 use crate::home::Home;
+use ddmd_core::text::{self, DurationStyle};
 use ddmd_core::{JobFile, RunId, RunStatus, UpstreamJob};
 use ddmd_store::{RunFinish, Store};
 use std::path::{Path, PathBuf};
@@ -247,7 +248,10 @@ impl Attempt {
             let t = self.timeout.unwrap_or_default();
             Outcome {
                 ended: Ended::Failed,
-                error: Some(format!("timed out after {}", humantime(t))),
+                error: Some(format!(
+                    "timed out after {}",
+                    text::duration(t.as_secs_f64(), DurationStyle::Compact)
+                )),
                 exit_code,
             }
         } else if exit_err.is_none() {
@@ -321,21 +325,6 @@ impl Attempt {
         if let Err(e) = self.store.finish_run(self.job_file.run_id, &f).await {
             tracing::error!("cannot record the end of run {}: {e}", self.job_file.run_id);
         }
-    }
-}
-
-pub fn humantime(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 60.0 {
-        format!("{s:.1}s")
-    } else if s < 3600.0 {
-        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!(
-            "{}h{:02}m",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64
-        )
     }
 }
 

@@ -10,6 +10,7 @@ pub mod nonfinite;
 pub mod params;
 pub mod status;
 pub mod suggest;
+pub mod text;
 
 pub use contract::ContractViolation;
 pub use events::{Event, EventKind, EventLines, EventSink, ParseEventError};

@@ -7,6 +7,7 @@
 //! image, the gated scores of the questions of that category, then over images and prompts.
 
 use crate::error::{EvalError, Result};
+use ddmd_core::text::shell_quote;
 use ddmd_science::data::{QuestionCategory, Scene};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -162,10 +163,6 @@ pub fn run_dpg_scorer(command: &str, images: &Path, resolution: usize) -> Result
     let stdout = String::from_utf8_lossy(&out.stdout);
     last_number(&stdout)
         .ok_or_else(|| EvalError::Scorer(format!("{cmd}: printed no score: {stdout:?}")))
-}
-
-pub(crate) fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn last_number(text: &str) -> Option<f64> {

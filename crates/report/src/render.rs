@@ -55,59 +55,21 @@ pub fn render<S: Serialize>(env: &Environment<'_>, name: &str, ctx: &S) -> Resul
 }
 
 pub fn human_bytes(v: i64) -> String {
-    let v = v as f64;
-    if v < 1024.0 {
-        format!("{v} B")
-    } else if v < 1024.0 * 1024.0 {
-        format!("{:.1} KiB", v / 1024.0)
-    } else if v < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} MiB", v / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2} GiB", v / 1024.0 / 1024.0 / 1024.0)
-    }
+    ddmd_core::text::bytes(v)
 }
 
-/// Unix seconds as `2026-11-25 14:03:07 UTC` (no time-zone database needed).
+/// Unix seconds as `2026-11-25 14:03:07 UTC`.
 pub fn fmt_time(secs: f64) -> String {
-    if !secs.is_finite() {
-        return "?".into();
+    let t = ddmd_core::text::utc_time(secs);
+    if t == "?" {
+        t
+    } else {
+        format!("{t} UTC")
     }
-    let s = secs.floor() as i64;
-    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 pub fn fmt_duration(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "?".into();
-    }
-    if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else if secs < 3600.0 {
-        format!("{}m {:02}s", (secs / 60.0).floor(), (secs % 60.0).floor())
-    } else {
-        format!(
-            "{}h {:02}m",
-            (secs / 3600.0).floor(),
-            ((secs % 3600.0) / 60.0).floor()
-        )
-    }
+    ddmd_core::text::duration(secs, ddmd_core::text::DurationStyle::Spaced)
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 //! not followed (a link out of the artifact folder is not part of the artifact).
 
 use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,21 +45,10 @@ pub(crate) fn measure(path: &Path) -> Option<Measured> {
 }
 
 fn hash_file(path: &Path) -> io::Result<Measured> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes: i64 = 0;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        bytes += n as i64;
-    }
+    let (sha256, size) = ddmd_core::text::sha256_file(path)?;
     Ok(Measured {
-        bytes,
-        sha256: hex::encode(h.finalize()),
+        bytes: i64::try_from(size).unwrap_or(i64::MAX),
+        sha256,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use crate::model::{RunDetail, RunRow};
 use crate::query::QueryResult;
+use ddmd_core::text::{duration, utc_time, DurationStyle};
 use serde_json::Value;
 use std::fmt::Write;
 use std::str::FromStr;
@@ -231,45 +232,6 @@ fn render_json(res: &QueryResult) -> String {
     out
 }
 
-/// `2026-11-25 20:57:52` (UTC) from Unix seconds.
-pub(crate) fn utc_time(t: f64) -> String {
-    let secs = t.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `0.4s`, `12.3s`, `4m05s`, `2h03m`.
-pub(crate) fn duration(s: f64) -> String {
-    if !s.is_finite() || s < 0.0 {
-        return "?".to_string();
-    }
-    if s < 60.0 {
-        return format!("{s:.1}s");
-    }
-    let total = s.round() as u64;
-    if total < 3600 {
-        format!("{}m{:02}s", total / 60, total % 60)
-    } else {
-        format!("{}h{:02}m", total / 3600, total % 3600 / 60)
-    }
-}
-
 fn devices_text(d: &[u32]) -> String {
     if d.is_empty() {
         "cpu".to_string()
@@ -311,7 +273,11 @@ pub fn format_runs_table(runs: &[RunRow]) -> String {
                 Cell::right(r.attempt.to_string()),
                 Cell::left(devices_text(&r.devices)),
                 Cell::left(r.started_at.map(utc_time).unwrap_or_default()),
-                Cell::right(r.duration_s().map(duration).unwrap_or_default()),
+                Cell::right(
+                    r.duration_s()
+                        .map(|d| duration(d, DurationStyle::Compact))
+                        .unwrap_or_default(),
+                ),
                 Cell::left(escape_controls(&short_error(
                     r.error.as_deref().unwrap_or_default(),
                 ))),
@@ -349,7 +315,11 @@ pub fn format_run_detail(d: &RunDetail) -> String {
     field(
         "ended",
         match (r.ended_at, r.duration_s()) {
-            (Some(e), Some(dur)) => format!("{}  ({})", utc_time(e), duration(dur)),
+            (Some(e), Some(dur)) => format!(
+                "{}  ({})",
+                utc_time(e),
+                duration(dur, DurationStyle::Compact)
+            ),
             (e, _) => opt_time(e),
         },
     );
@@ -485,9 +455,9 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(duration(0.42), "0.4s");
-        assert_eq!(duration(245.0), "4m05s");
-        assert_eq!(duration(7380.0), "2h03m");
+        assert_eq!(duration(0.42, DurationStyle::Compact), "0.4s");
+        assert_eq!(duration(245.0, DurationStyle::Compact), "4m05s");
+        assert_eq!(duration(7380.0, DurationStyle::Compact), "2h03m");
     }
 
     #[test]

@@ -7,9 +7,10 @@ use super::ctl::{self, JobInfo};
 use super::script::{self, Program};
 use super::state::{self, End, Phase};
 use super::SlurmJob;
-use crate::sched::runner::{humantime, Attempt, Ended, Outcome, Stop};
+use crate::sched::runner::{Attempt, Ended, Outcome, Stop};
 use crate::sched::tail::Tailer;
 use anyhow::Context;
+use ddmd_core::text::{duration, DurationStyle};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -141,7 +142,10 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Resu
             ended: Ended::Failed,
             error: Some(format!(
                 "timed out after {} (Slurm job {id} cancelled)",
-                humantime(a.timeout.unwrap_or_default())
+                duration(
+                    a.timeout.unwrap_or_default().as_secs_f64(),
+                    DurationStyle::Compact
+                )
             )),
             exit_code: end.exit_code,
         }

@@ -3,6 +3,7 @@
 //! into the job folder so the result survives Slurm forgetting the job.
 
 use super::{SlurmConfig, SlurmJob};
+use ddmd_core::text::shell_quote as sh_quote;
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,11 +20,6 @@ pub const EXIT_FILE: &str = "exit_code";
 pub const GPUS_FILE: &str = "slurm_gpus";
 /// File (in the job folder) holding the generated script.
 pub const SCRIPT_FILE: &str = "slurm.sh";
-
-/// Quotes a string for a POSIX shell.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// The batch script. `env` is the local executor's environment except CUDA_VISIBLE_DEVICES:
 /// on Slurm it is Slurm's (set from `--gres`), and emptied for jobs that asked for no GPU so
