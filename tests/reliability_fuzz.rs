@@ -2,7 +2,7 @@
 //! through the real binary (`validate`, and `plan` for one case in four, which also opens the
 //! database). Every case must end within 30 s, exit 0, 1 or 2, and print no panic.
 //!
-//! The parser's own proptest lives in `crates/spec/tests/fuzz.rs`; this one covers what lies
+//! The parser's own proptest lives in `crates/pipeline/tests/fuzz.rs`; this one covers what lies
 //! between the file and the exit code (spec loading, `--set`, planning, command rendering).
 //! `DDMD_FUZZ_CASES` (default 240) and `DDMD_FUZZ_SEED` scale and replay it; a failing input
 //! is saved under `target/reliability-fuzz/`.

@@ -25,12 +25,12 @@ pub fn validate(args: &SpecArgs, home: &Home) -> anyhow::Result<i32> {
 pub fn schema() -> anyhow::Result<i32> {
     println!(
         "{}",
-        serde_json::to_string_pretty(&ddmd_spec::json_schema())?
+        serde_json::to_string_pretty(&ddmd_pipeline::json_schema())?
     );
     Ok(0)
 }
 
-pub fn build_plan(spec: &ddmd_spec::Spec, home: &Home) -> anyhow::Result<Plan> {
+pub fn build_plan(spec: &ddmd_pipeline::Spec, home: &Home) -> anyhow::Result<Plan> {
     let base = spec
         .file
         .parent()
@@ -39,7 +39,7 @@ pub fn build_plan(spec: &ddmd_spec::Spec, home: &Home) -> anyhow::Result<Plan> {
     resolve(spec, home.root(), base).map_err(bad)
 }
 
-pub fn force_of(arg: &Option<Vec<String>>, spec: &ddmd_spec::Spec) -> anyhow::Result<Force> {
+pub fn force_of(arg: &Option<Vec<String>>, spec: &ddmd_pipeline::Spec) -> anyhow::Result<Force> {
     Ok(match arg {
         None => Force::Nothing,
         Some(v) if v.is_empty() => Force::All,

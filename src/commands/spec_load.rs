@@ -4,14 +4,14 @@
 use crate::cli::SpecArgs;
 use crate::error::bad;
 use ddmd_core::StageKind;
-use ddmd_spec::{Spec, SpecError, SpecErrors};
+use ddmd_pipeline::{Spec, SpecError, SpecErrors};
 
 pub fn load_spec(args: &SpecArgs) -> anyhow::Result<Spec> {
-    let mut spec = ddmd_spec::load(&args.file).map_err(bad)?;
+    let mut spec = ddmd_pipeline::load(&args.file).map_err(bad)?;
     let mut ovs = Vec::new();
     let mut errs = Vec::new();
     for s in &args.set {
-        match ddmd_spec::parse_override(s) {
+        match ddmd_pipeline::parse_override(s) {
             Ok(o) => ovs.push(o),
             Err(e) => errs.push(e),
         }
@@ -19,7 +19,7 @@ pub fn load_spec(args: &SpecArgs) -> anyhow::Result<Spec> {
     if !errs.is_empty() {
         return Err(bad(SpecErrors(errs)));
     }
-    ddmd_spec::apply_overrides(&mut spec, &ovs).map_err(bad)?;
+    ddmd_pipeline::apply_overrides(&mut spec, &ovs).map_err(bad)?;
     check_builtin_params(&spec).map_err(bad)?;
     Ok(spec)
 }
@@ -31,7 +31,7 @@ fn check_builtin_params(spec: &Spec) -> Result<(), SpecErrors> {
         if stage.kind == StageKind::Report {
             if let Err(e) = crate::builtin::check_report_params(&stage.params) {
                 let path = format!("stages.{name}.params");
-                let loc = ddmd_spec::location(spec, &path);
+                let loc = ddmd_pipeline::location(spec, &path);
                 errs.push(SpecError {
                     file: spec.file.clone(),
                     line: loc.map(|l| l.0),

@@ -11,7 +11,7 @@ pub mod status;
 pub use resolve::resolve;
 
 use ddmd_core::{CacheKey, JobId, StageKind, StageName};
-use ddmd_spec::Resources;
+use ddmd_pipeline::Resources;
 use serde_json::{Map, Value};
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 
 use super::resolve::located;
 use ddmd_core::params;
-use ddmd_spec::{Point, Spec, SpecError, Stage};
+use ddmd_pipeline::{Point, Spec, SpecError, Stage};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -134,7 +134,7 @@ pub(super) fn check_defaults(spec: &Spec) -> Vec<SpecError> {
 
 /// A located error; a path the file does not hold was set on the command line.
 fn locate(spec: &Spec, path: &str, message: String) -> SpecError {
-    if ddmd_spec::location(spec, path).is_some() {
+    if ddmd_pipeline::location(spec, path).is_some() {
         return located(spec, path, message);
     }
     SpecError {

@@ -4,7 +4,7 @@
 use super::resolve::located;
 use super::{Job, JobIx};
 use ddmd_core::StageName;
-use ddmd_spec::{Spec, SpecError};
+use ddmd_pipeline::{Spec, SpecError};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 use std::path::Path;

@@ -6,7 +6,7 @@ use super::cache_key::{cache_key, hash_file, CacheInputs};
 use super::render::render_command;
 use super::{Job, JobIx, Plan};
 use ddmd_core::{JobId, StageKind, StageName};
-use ddmd_spec::{Spec, SpecError, SpecErrors};
+use ddmd_pipeline::{Spec, SpecError, SpecErrors};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,7 +48,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
             }
         }
 
-        let own = ddmd_spec::expand(stage);
+        let own = ddmd_pipeline::expand(stage);
         if own.is_empty() {
             // A stage with no job would silently run nothing, and its dependants nothing or
             // a template error about an undefined value: name the cause instead.
@@ -71,9 +71,9 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 };
                 let labels: Vec<(String, String)> = point
                     .iter()
-                    .map(|(k, v)| (k.clone(), ddmd_spec::label_of(v)))
+                    .map(|(k, v)| (k.clone(), ddmd_pipeline::label_of(v)))
                     .collect();
-                let id = ddmd_spec::job_name(&name, &labels);
+                let id = ddmd_pipeline::job_name(&name, &labels);
 
                 let mut params = spec.defaults.clone();
                 deep_merge(&mut params, &stage.params);
@@ -255,7 +255,7 @@ fn set_path(into: &mut Map<String, Value>, dotted: &str, value: Value) {
 }
 
 pub(super) fn located(spec: &Spec, path: &str, message: String) -> SpecError {
-    let loc = ddmd_spec::location(spec, path);
+    let loc = ddmd_pipeline::location(spec, path);
     SpecError {
         file: spec.file.clone(),
         line: loc.map(|l| l.0),

@@ -2,7 +2,7 @@
 //! `CUDA_VISIBLE_DEVICES` names only its own GPUs; no two jobs share a GPU unless the stage
 //! opts into sharing.
 
-use ddmd_spec::Resources;
+use ddmd_pipeline::Resources;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

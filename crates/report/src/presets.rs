@@ -40,7 +40,7 @@ pub fn load(name: &str) -> Result<Map<String, Value>, String> {
         )
     })?;
     let file = std::path::PathBuf::from(format!("reports/presets/{name}.yaml"));
-    let value = ddmd_spec::read_value(&file, text)
+    let value = ddmd_pipeline::read_value(&file, text)
         .map_err(|e| format!("preset {name} is not valid YAML: {e}"))?;
     match value {
         Value::Object(m) => Ok(m),

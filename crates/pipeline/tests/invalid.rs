@@ -7,7 +7,7 @@
     reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
 )]
 
-use ddmd_spec::parse_str;
+use ddmd_pipeline::parse_str;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -465,7 +465,7 @@ fn bad_set_arguments_get_their_exact_errors() {
         let mut ovs = Vec::new();
         let mut got = None;
         for a in *args {
-            match ddmd_spec::parse_override(a) {
+            match ddmd_pipeline::parse_override(a) {
                 Ok(o) => ovs.push(o),
                 Err(e) => {
                     got = Some(e.to_string());
@@ -475,7 +475,7 @@ fn bad_set_arguments_get_their_exact_errors() {
         }
         let got = match got {
             Some(g) => g,
-            None => match ddmd_spec::apply_overrides(&mut spec, &ovs) {
+            None => match ddmd_pipeline::apply_overrides(&mut spec, &ovs) {
                 Ok(()) => "<accepted>".to_string(),
                 Err(e) => e.to_string(),
             },

@@ -7,7 +7,7 @@
 )]
 
 use ddmd_core::{StageKind, StageName};
-use ddmd_spec::*;
+use ddmd_pipeline::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -546,7 +546,7 @@ fn missing_file_is_one_error_without_position() {
 
 #[test]
 fn invalid_utf8_file_reports_the_byte_position() {
-    let dir = std::env::temp_dir().join(format!("ddmd-spec-utf8-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ddmd-pipeline-utf8-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let f = dir.join("bad.yaml");
     std::fs::write(&f, b"name: x\nstages:\n  \xc3a: {}\n").unwrap_or_else(|e| panic!("{e}"));

@@ -7,7 +7,7 @@
     reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
 )]
 
-use ddmd_spec::{apply_overrides, expand, parse_override, parse_str};
+use ddmd_pipeline::{apply_overrides, expand, parse_override, parse_str};
 use proptest::prelude::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
