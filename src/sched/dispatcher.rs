@@ -85,8 +85,8 @@ enum Msg {
 }
 
 pub struct Invocation {
-    pub pipeline_id: i64,
-    pub invocation_id: i64,
+    pub pipeline_id: ddmd_core::PipelineId,
+    pub invocation_id: ddmd_core::InvocationId,
 }
 
 pub struct Dispatcher<'a> {

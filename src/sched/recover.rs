@@ -12,7 +12,7 @@ use std::path::Path;
 /// Runs in `keep` (Slurm jobs that are re-attached instead) are left open.
 pub async fn recover_stale(
     store: &Store,
-    pipeline_id: i64,
+    pipeline_id: ddmd_core::PipelineId,
     keep: &std::collections::HashSet<ddmd_core::RunId>,
 ) -> anyhow::Result<usize> {
     let host = hostname();

@@ -19,6 +19,16 @@ pub struct JobId(pub String);
 #[serde(transparent)]
 pub struct RunId(pub i64);
 
+/// Row id of one `ddmd-pipe run` (an invocation) in the run database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InvocationId(pub i64);
+
+/// Row id of one pipeline (name and spec text) in the run database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PipelineId(pub i64);
+
 /// Hex sha256 of the canonical encoding of every input of a job (DESIGN §5).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -40,7 +50,7 @@ macro_rules! display_inner {
         }
     )*};
 }
-display_inner!(StageName, JobId, RunId, CacheKey);
+display_inner!(StageName, JobId, RunId, InvocationId, PipelineId, CacheKey);
 
 impl StageName {
     pub fn as_str(&self) -> &str {

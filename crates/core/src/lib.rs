@@ -14,6 +14,6 @@ pub mod text;
 
 pub use contract::ContractViolation;
 pub use events::{Event, EventKind, EventLines, EventSink, ParseEventError};
-pub use ids::{CacheKey, JobId, RunId, StageName};
+pub use ids::{CacheKey, InvocationId, JobId, PipelineId, RunId, StageName};
 pub use job::{JobFile, StageKind, UpstreamJob};
 pub use status::{InvocationStatus, RunStatus};

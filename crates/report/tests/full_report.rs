@@ -265,19 +265,22 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
             .begin_invocation(p, &argv, "testhost", 8, Some("4567def"), "local")
             .await
             .expect("invocation");
-        let new_run = |inv: i64, stage: &str, job: &str, point: Value, params: Value| NewRun {
-            invocation_id: inv,
-            pipeline_id: p,
-            stage: stage.into(),
-            job_name: job.into(),
-            kind: stage.into(),
-            point,
-            params,
-            cache_key: format!("key-{job}"),
-            status: ddmd_core::RunStatus::Queued,
-            attempt: 1,
-            queued_at: 1_700_000_000.0,
-        };
+        let new_run =
+            |inv: ddmd_core::InvocationId, stage: &str, job: &str, point: Value, params: Value| {
+                NewRun {
+                    invocation_id: inv,
+                    pipeline_id: p,
+                    stage: stage.into(),
+                    job_name: job.into(),
+                    kind: stage.into(),
+                    point,
+                    params,
+                    cache_key: format!("key-{job}"),
+                    status: ddmd_core::RunStatus::Queued,
+                    attempt: 1,
+                    queued_at: 1_700_000_000.0,
+                }
+            };
         // Runs one job to its end: folders, events, status.
         let run_job = |r: NewRun, events: Vec<Event>, end: &'static str, error: Option<&str>| {
             let store = &store;

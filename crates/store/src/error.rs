@@ -31,7 +31,7 @@ pub enum StoreError {
     #[error("run {0} is not in the run database")]
     UnknownRun(RunId),
     #[error("invocation {0} is not in the run database")]
-    UnknownInvocation(i64),
+    UnknownInvocation(ddmd_core::InvocationId),
     #[error("invocation {invocation} is not an invocation of pipeline {pipeline:?}")]
     NotAnInvocationOf { invocation: i64, pipeline: String },
     /// `known` lists the pipelines the database does have (or says `none`).

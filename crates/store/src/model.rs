@@ -1,6 +1,6 @@
 //! The plain data the store takes and returns. No SQL here.
 
-use ddmd_core::{CacheKey, RunId};
+use ddmd_core::{CacheKey, InvocationId, PipelineId, RunId};
 use serde::Serialize;
 
 pub use ddmd_core::{InvocationStatus, RunStatus};
@@ -8,8 +8,8 @@ pub use ddmd_core::{InvocationStatus, RunStatus};
 /// A run about to be queued (or recorded as cached).
 #[derive(Clone, Debug)]
 pub struct NewRun {
-    pub invocation_id: i64,
-    pub pipeline_id: i64,
+    pub invocation_id: InvocationId,
+    pub pipeline_id: PipelineId,
     pub stage: String,
     pub job_name: String,
     pub kind: String,
@@ -37,8 +37,8 @@ pub struct RunFinish {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunRow {
     pub id: RunId,
-    pub invocation_id: i64,
-    pub pipeline_id: i64,
+    pub invocation_id: InvocationId,
+    pub pipeline_id: PipelineId,
     pub stage: String,
     pub job_name: String,
     pub kind: String,

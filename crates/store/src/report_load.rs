@@ -222,7 +222,9 @@ impl ReadStore {
         .fetch_optional(&mut *conn)
         .await
         .ctx(|| format!("read invocation {invocation}"))?
-        .ok_or(StoreError::UnknownInvocation(invocation))?;
+        .ok_or(StoreError::UnknownInvocation(ddmd_core::InvocationId(
+            invocation,
+        )))?;
         let info = InvocationInfo {
             id: inv.id,
             pipeline: inv.pipeline,

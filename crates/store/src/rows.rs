@@ -2,7 +2,7 @@
 //! the readers.
 
 use crate::model::RunRow;
-use ddmd_core::{CacheKey, RunId, RunStatus};
+use ddmd_core::{CacheKey, InvocationId, PipelineId, RunId, RunStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -39,8 +39,8 @@ pub(crate) fn run_row(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
     })?;
     Ok(RunRow {
         id: RunId(row.try_get("id")?),
-        invocation_id: row.try_get("invocation_id")?,
-        pipeline_id: row.try_get("pipeline_id")?,
+        invocation_id: InvocationId(row.try_get("invocation_id")?),
+        pipeline_id: PipelineId(row.try_get("pipeline_id")?),
         stage: row.try_get("stage")?,
         job_name: row.try_get("job_name")?,
         kind: row.try_get("kind")?,

@@ -7,7 +7,7 @@ use crate::ingest;
 use crate::model::{IngestStats, InvocationStatus, NewRun, RunFinish, RunRow, RunStatus};
 use crate::params::flatten_params;
 use crate::rows::{format_devices, run_columns_prefixed, run_row, RUN_COLUMNS};
-use ddmd_core::{events::now_secs, CacheKey, Event, EventLines, RunId};
+use ddmd_core::{events::now_secs, CacheKey, Event, EventLines, InvocationId, PipelineId, RunId};
 use sqlx::{Connection, SqliteConnection};
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
@@ -66,7 +66,7 @@ impl Store {
         spec_text: &str,
         spec_hash: &str,
         spec_path: &str,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<PipelineId, StoreError> {
         let mut conn = self.conn.lock().await;
         // The DO UPDATE (not DO NOTHING) makes RETURNING yield the existing row's id too; the
         // path is refreshed because the same spec may have moved.
@@ -83,19 +83,20 @@ impl Store {
         .bind(now_secs())
         .fetch_one(&mut *conn)
         .await
+        .map(PipelineId)
         .ctx(|| format!("record pipeline {name:?}"))
     }
 
     /// Records the start of one `ddmd-pipe run`; status 'running'.
     pub async fn begin_invocation(
         &self,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         argv: &[String],
         host: &str,
         pid: u32,
         git_rev: Option<&str>,
         executor: &str,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<InvocationId, StoreError> {
         let argv = serde_json::to_string(argv).map_err(|source| StoreError::Json {
             what: "argv",
             source,
@@ -105,7 +106,7 @@ impl Store {
             "INSERT INTO invocations (pipeline_id, argv, host, pid, git_rev, executor, \
              started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
         )
-        .bind(pipeline_id)
+        .bind(pipeline_id.0)
         .bind(argv)
         .bind(host)
         .bind(i64::from(pid))
@@ -114,20 +115,21 @@ impl Store {
         .bind(now_secs())
         .fetch_one(&mut *conn)
         .await
+        .map(InvocationId)
         .ctx(|| format!("record an invocation of pipeline {pipeline_id}"))
     }
 
     /// Records the end of an invocation (`succeeded`, `failed`, `interrupted`, `crashed`).
     pub async fn end_invocation(
         &self,
-        id: i64,
+        id: InvocationId,
         status: InvocationStatus,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn.lock().await;
         let res = sqlx::query("UPDATE invocations SET status = ?, ended_at = ? WHERE id = ?")
             .bind(status.as_str())
             .bind(now_secs())
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *conn)
             .await
             .ctx(|| format!("end invocation {id}"))?;
@@ -139,14 +141,14 @@ impl Store {
 
     /// Marks an invocation left 'running' by an orchestrator that died as 'crashed'. Its end
     /// time is when this was noticed; one that already ended keeps its time.
-    pub async fn mark_invocation_crashed(&self, id: i64) -> Result<(), StoreError> {
+    pub async fn mark_invocation_crashed(&self, id: InvocationId) -> Result<(), StoreError> {
         let mut conn = self.conn.lock().await;
         let res = sqlx::query(
             "UPDATE invocations SET status = 'crashed', ended_at = COALESCE(ended_at, ?) \
              WHERE id = ?",
         )
         .bind(now_secs())
-        .bind(id)
+        .bind(id.0)
         .execute(&mut *conn)
         .await
         .ctx(|| format!("mark invocation {id} crashed"))?;
@@ -392,12 +394,14 @@ impl Store {
 
     /// Invocations still marked 'running' (candidates for [`Store::mark_invocation_crashed`]
     /// when no orchestrator holds them).
-    pub async fn running_invocations(&self) -> Result<Vec<i64>, StoreError> {
+    pub async fn running_invocations(&self) -> Result<Vec<InvocationId>, StoreError> {
         let mut conn = self.conn.lock().await;
-        sqlx::query_scalar("SELECT id FROM invocations WHERE status = 'running' ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await
-            .ctx(|| "list running invocations".to_string())
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM invocations WHERE status = 'running' ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await
+                .ctx(|| "list running invocations".to_string())?;
+        Ok(ids.into_iter().map(InvocationId).collect())
     }
 }
 
@@ -425,8 +429,8 @@ async fn insert_run_tx(
          cache_key, status, attempt, queued_at, source_run_id, started_at, ended_at, \
          artifact_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(r.invocation_id)
-    .bind(r.pipeline_id)
+    .bind(r.invocation_id.0)
+    .bind(r.pipeline_id.0)
     .bind(&r.stage)
     .bind(&r.job_name)
     .bind(&r.kind)

@@ -100,7 +100,7 @@ async fn report_data_agrees_with_the_views() {
     let f = fixture().await;
     let (a, b2, c) = sweep(&f).await;
     let r = ReadStore::open(&f.db).await.unwrap();
-    let data = r.load_report(f.invocation).await.unwrap();
+    let data = r.load_report(f.invocation.0).await.unwrap();
     assert_eq!(data.invocation.pipeline, "sweep");
     assert_eq!(data.invocation.argv, r#"["ddmd-pipe","run"]"#);
     let ids: Vec<i64> = data.runs.iter().map(|r| r.id).collect();
@@ -213,7 +213,7 @@ async fn non_finite_values_and_notes() {
     .await
     .unwrap();
     let r = ReadStore::open(&f.db).await.unwrap();
-    let data = r.load_report(f.invocation).await.unwrap();
+    let data = r.load_report(f.invocation.0).await.unwrap();
     let run = &data.runs[0];
     assert_eq!(run.finals["loss"].value, f64::NEG_INFINITY);
     assert!(run.finals["grad"].value.is_nan());
@@ -231,20 +231,20 @@ async fn lookups_and_their_errors() {
     let f = fixture().await;
     let (a, _, _) = sweep(&f).await;
     let r = ReadStore::open(&f.db).await.unwrap();
-    assert_eq!(r.invocation_of_run(a).await.unwrap(), f.invocation);
+    assert_eq!(r.invocation_of_run(a).await.unwrap(), f.invocation.0);
     assert!(matches!(
         r.invocation_of_run(RunId(999)).await,
         Err(StoreError::UnknownRun(RunId(999)))
     ));
     assert_eq!(
         r.find_invocation("sweep", None).await.unwrap(),
-        f.invocation
+        f.invocation.0
     );
     assert_eq!(
-        r.find_invocation("sweep", Some(f.invocation))
+        r.find_invocation("sweep", Some(f.invocation.0))
             .await
             .unwrap(),
-        f.invocation
+        f.invocation.0
     );
     let err = r.find_invocation("sweep", Some(77)).await.unwrap_err();
     assert_eq!(
@@ -258,9 +258,9 @@ async fn lookups_and_their_errors() {
     );
     assert!(matches!(
         r.load_report(77).await,
-        Err(StoreError::UnknownInvocation(77))
+        Err(StoreError::UnknownInvocation(ddmd_core::InvocationId(77)))
     ));
-    let params = r.report_params(f.invocation).await.unwrap().unwrap();
+    let params = r.report_params(f.invocation.0).await.unwrap().unwrap();
     assert_eq!(params["tables"], json!([]));
     assert_eq!(r.report_params(77).await.unwrap(), None);
 }
@@ -277,11 +277,11 @@ async fn an_invocation_without_runs_is_not_the_latest() {
     let r = ReadStore::open(&f.db).await.unwrap();
     assert_eq!(
         r.find_invocation("sweep", None).await.unwrap(),
-        f.invocation
+        f.invocation.0
     );
     assert_eq!(
-        r.find_invocation("sweep", Some(empty)).await.unwrap(),
-        empty
+        r.find_invocation("sweep", Some(empty.0)).await.unwrap(),
+        empty.0
     );
 }
 
@@ -291,15 +291,15 @@ async fn an_invocation_without_runs_is_not_the_latest() {
 async fn synchronous_reads_inside_a_runtime() {
     let f = fixture().await;
     let (a, _, _) = sweep(&f).await;
-    assert_eq!(report::invocation_of_run(&f.db, a).unwrap(), f.invocation);
+    assert_eq!(report::invocation_of_run(&f.db, a).unwrap(), f.invocation.0);
     assert_eq!(
         report::find_invocation(&f.db, "sweep", None).unwrap(),
-        f.invocation
+        f.invocation.0
     );
-    assert!(report::report_params(&f.db, f.invocation)
+    assert!(report::report_params(&f.db, f.invocation.0)
         .unwrap()
         .is_some());
-    let data = report::load_report(&f.db, f.invocation).unwrap();
+    let data = report::load_report(&f.db, f.invocation.0).unwrap();
     assert_eq!(data.runs.len(), 3);
     // The writer was never disturbed.
     f.store

@@ -203,10 +203,10 @@ async fn invocations_end_with_a_known_status() {
         .unwrap();
     assert!(matches!(
         f.store
-            .end_invocation(999, InvocationStatus::Failed)
+            .end_invocation(ddmd_core::InvocationId(999), InvocationStatus::Failed)
             .await
             .unwrap_err(),
-        StoreError::UnknownInvocation(999)
+        StoreError::UnknownInvocation(ddmd_core::InvocationId(999))
     ));
     // Statuses are enums on the way in; a hand-edited cell is an error on the way out, not a
     // default.
@@ -279,7 +279,7 @@ async fn list_runs_filters_and_limits() {
     assert!(none.is_empty());
     let by_inv = r
         .list_runs(&RunFilter {
-            invocation: Some(f.invocation),
+            invocation: Some(f.invocation.0),
             status: Some("queued".into()),
             pipeline: Some("sweep".into()),
             ..Default::default()

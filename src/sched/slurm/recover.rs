@@ -66,7 +66,7 @@ pub async fn adopt(
     store: &Store,
     plan: &Plan,
     decisions: &[Decision],
-    pipeline_id: i64,
+    pipeline_id: ddmd_core::PipelineId,
     found: Vec<Found>,
 ) -> anyhow::Result<HashMap<JobIx, Reattach>> {
     let mut map = HashMap::new();

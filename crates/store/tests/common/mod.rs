@@ -18,8 +18,8 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     pub store: Store,
-    pub pipeline: i64,
-    pub invocation: i64,
+    pub pipeline: ddmd_core::PipelineId,
+    pub invocation: ddmd_core::InvocationId,
 }
 
 pub async fn fixture() -> Fixture {
