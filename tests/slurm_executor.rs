@@ -503,3 +503,75 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// The two executors give a job the same environment by construction (one `Attempt::job_env`):
+/// the same `DDMD_*` variables with the same values (up to the run's own paths and ids), and
+/// `DDMD_CPUS` on Slurm too, so libtorch's threads are capped there as they are locally.
+#[test]
+fn local_and_slurm_jobs_get_the_same_environment() {
+    if !cluster() {
+        return;
+    }
+    const ENVP: &str = r#"
+name: env-parity
+stages:
+  dump:
+    kind: command
+    resources: { cpus: 1 }
+    params:
+      run: "env | grep -E '^(DDMD_|PYTHONPATH=)' | sort > $DDMD_JOB_DIR/env.txt"
+"#;
+    // Variable -> value, with this home's path and the run's id replaced by placeholders.
+    let dump = |env: &Env| -> Vec<(String, String)> {
+        let dir = env.scalar("select job_dir from runs where status = 'succeeded'");
+        let run = env.scalar("select id from runs where status = 'succeeded'");
+        let home = env.home().canonicalize().unwrap().display().to_string();
+        let text = std::fs::read_to_string(Path::new(&dir).join("env.txt")).unwrap();
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                let v = v.replace(&home, "<home>");
+                let v = if k == "DDMD_RUN_ID" && v == run {
+                    "<run>".into()
+                } else {
+                    v
+                };
+                (
+                    k.to_string(),
+                    v.replace(&format!("jobs/{run}"), "jobs/<run>"),
+                )
+            })
+            .collect()
+    };
+    let local = Env::new();
+    let p = local.pipeline("p.yaml", ENVP);
+    let out = local.run(&["run", p.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let env = Env::new();
+    let p = env.pipeline("p.yaml", ENVP);
+    let out = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (l, s) = (dump(&local), dump(&env));
+    let names = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&l), names(&s), "local {l:?}\nslurm {s:?}");
+    assert!(
+        s.contains(&("DDMD_CPUS".to_string(), "1".to_string())),
+        "{s:?}"
+    );
+    for key in [
+        "DDMD_CPUS",
+        "DDMD_JOB",
+        "DDMD_RUN_ID",
+        "DDMD_JOB_DIR",
+        "DDMD_ARTIFACTS",
+        "DDMD_EVENTS",
+        "DDMD_HOME",
+    ] {
+        let get = |v: &[(String, String)]| v.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        assert_eq!(get(&l), get(&s), "{key}");
+    }
+}
