@@ -199,10 +199,9 @@ pub fn now_secs() -> f64 {
 /// status events, and on drop, so a crashed worker loses at most the last fraction of a second
 /// of metrics and never leaves a torn line that the reader would take as complete.
 pub struct EventSink {
-    out: Option<BufWriter<File>>,
+    out: BufWriter<File>,
     seq: u64,
     last_flush: Instant,
-    mirror_stdout: bool,
 }
 
 impl EventSink {
@@ -210,30 +209,10 @@ impl EventSink {
     pub fn open(path: &Path, first_seq: u64) -> io::Result<EventSink> {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(EventSink {
-            out: Some(BufWriter::with_capacity(1 << 16, f)),
+            out: BufWriter::with_capacity(1 << 16, f),
             seq: first_seq,
             last_flush: Instant::now(),
-            mirror_stdout: false,
         })
-    }
-
-    /// The sink named by `$DDMD_EVENTS`, or one that only prints to stdout when it is unset
-    /// (a worker run by hand).
-    pub fn from_env() -> io::Result<EventSink> {
-        match std::env::var_os("DDMD_EVENTS") {
-            Some(p) => EventSink::open(Path::new(&p), 0),
-            None => Ok(EventSink {
-                out: None,
-                seq: 0,
-                last_flush: Instant::now(),
-                mirror_stdout: true,
-            }),
-        }
-    }
-
-    pub fn with_stdout_mirror(mut self, on: bool) -> Self {
-        self.mirror_stdout = on;
-        self
     }
 
     pub fn emit(&mut self, kind: EventKind) -> io::Result<()> {
@@ -246,15 +225,10 @@ impl EventSink {
         self.seq += 1;
         let mut line = ev.to_line();
         line.push('\n');
-        if self.mirror_stdout {
-            print!("{line}");
-        }
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(line.as_bytes())?;
-            if urgent || self.last_flush.elapsed().as_millis() >= 100 {
-                out.flush()?;
-                self.last_flush = Instant::now();
-            }
+        self.out.write_all(line.as_bytes())?;
+        if urgent || self.last_flush.elapsed().as_millis() >= 100 {
+            self.out.flush()?;
+            self.last_flush = Instant::now();
         }
         Ok(())
     }
@@ -303,15 +277,9 @@ impl EventSink {
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        if let Some(out) = self.out.as_mut() {
-            out.flush()?;
-        }
+        self.out.flush()?;
         self.last_flush = Instant::now();
         Ok(())
-    }
-
-    pub fn next_seq(&self) -> u64 {
-        self.seq
     }
 }
 

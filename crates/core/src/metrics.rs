@@ -1,5 +1,5 @@
-//! What the report knows about metric keys it has not been told about: which direction is
-//! better, the unit, a readable label. Keys carry their setting (`fid@4`, `throughput@4/bs16`,
+//! Metric-key conventions (a contract between the evaluators that write keys and the reports
+//! and tools that read them): which direction is better, the unit, a readable label. Keys carry their setting (`fid@4`, `throughput@4/bs16`,
 //! `train/pixel_var`); the base name is the part before `@`, after the last `/`.
 
 use serde::Serialize;
