@@ -1,14 +1,7 @@
-//! The orchestrator's home folder (`--home`, `$DDMD_HOME`, default `.ddmd/`):
-//!
-//! ```text
-//! runs.sqlite                  the run database
-//! artifacts/<cache-key>/       results of succeeded jobs (content-addressed)
-//! artifacts/<cache-key>.partial/  being written; survives a crash so checkpoints resume
-//! jobs/<run-id>/               job.json, events.jsonl, log of one attempt
-//! locks/<pipeline>.lock        one `run` of a pipeline at a time
-//! locks/jobs/<cache-key>.lock  one execution of a job (by cache key) at a time, across pipelines
-//! ```
+//! The orchestrator's home folder: paths from `ddmd_core::layout::Layout` (documented there),
+//! plus what only the orchestrator does with them: publishing a job's artifacts and the locks.
 
+use ddmd_core::layout::Layout;
 use ddmd_core::{CacheKey, RunId};
 use std::fs::File;
 use std::io::Write;
@@ -18,6 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct Home {
     root: PathBuf,
+    layout: Layout,
 }
 
 impl Home {
@@ -30,7 +24,14 @@ impl Home {
                 .map(|d| d.join(&root))
                 .unwrap_or(root)
         };
-        Home { root }
+        Home {
+            layout: Layout::new(root.clone()),
+            root,
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     pub fn root(&self) -> &Path {
@@ -38,21 +39,19 @@ impl Home {
     }
 
     pub fn db(&self) -> PathBuf {
-        self.root.join("runs.sqlite")
+        self.layout.db()
     }
 
     pub fn artifact_dir(&self, key: &CacheKey) -> PathBuf {
-        self.root.join("artifacts").join(&key.0)
+        self.layout.artifact_dir(key)
     }
 
     pub fn partial_dir(&self, key: &CacheKey) -> PathBuf {
-        self.root
-            .join("artifacts")
-            .join(format!("{}.partial", key.0))
+        self.layout.partial_dir(key)
     }
 
     pub fn job_dir(&self, run: RunId) -> PathBuf {
-        self.root.join("jobs").join(run.to_string())
+        self.layout.job_dir(run)
     }
 
     /// Moves a finished job's folder into place. A stale final folder (left when a previous
@@ -75,7 +74,7 @@ impl Home {
     /// Takes the lock of a pipeline in this home. Held until the returned guard is dropped
     /// (or the process dies: flock locks die with their process, so a crash never leaves one).
     pub fn lock_pipeline(&self, pipeline: &str) -> Result<PipelineLock, String> {
-        let dir = self.root.join("locks");
+        let dir = self.layout.pipeline_locks();
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(format!("{pipeline}.lock"));
@@ -127,7 +126,7 @@ impl Home {
     /// Tries (without waiting) to take the lock of the job with cache key `key`, writing
     /// `holder` into the lock file for whoever waits on it.
     pub fn try_lock_job(&self, key: &CacheKey, holder: &str) -> Result<JobLockTry, String> {
-        let dir = self.root.join("locks").join("jobs");
+        let dir = self.layout.job_locks();
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(format!("{}.lock", key.0));

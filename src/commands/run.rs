@@ -229,7 +229,7 @@ fn git_rev() -> Option<String> {
 /// The events helper ships inside the binary, so `import ddmd_events` works in every command
 /// stage without installing anything.
 fn python_helper_env(home: &Home) -> anyhow::Result<Vec<(String, String)>> {
-    let dir = home.root().join("python");
+    let dir = home.layout().python_dir();
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("ddmd_events.py");
     let src = include_str!("../../python/ddmd_events.py");

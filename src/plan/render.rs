@@ -52,7 +52,7 @@ pub fn render_command(
             a.push(serde_json::json!({
                 "job": job.id.to_string(),
                 "point": job.point,
-                "artifacts": home.join("artifacts").join(&job.cache_key.0).display().to_string(),
+                "artifacts": ddmd_core::layout::Layout::new(home).artifact_dir(&job.cache_key).display().to_string(),
             }));
         }
     }

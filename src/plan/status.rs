@@ -91,7 +91,10 @@ pub fn decide(plan: &Plan, history: &History, home: &Path, force: &Force) -> Vec
             }
             match history.by_key.get(&job.cache_key.0) {
                 Some(&run) => {
-                    if home.join("artifacts").join(&job.cache_key.0).is_dir() {
+                    if ddmd_core::layout::Layout::new(home)
+                        .artifact_dir(&job.cache_key)
+                        .is_dir()
+                    {
                         Decision::Cached { run }
                     } else {
                         Decision::Run {

@@ -6,6 +6,7 @@ pub mod contract;
 pub mod events;
 pub mod ids;
 pub mod job;
+pub mod layout;
 pub mod metrics;
 pub mod nonfinite;
 pub mod params;

@@ -87,7 +87,7 @@ fn reference(
     );
     // A small sample of reference images for the pixel colour shift (cheap to re-render).
     let ref_imgs = world.batch(REF_SALT, 0, n.min(1000)).images;
-    let cache_dir = job.home.join("cache").join("fid-ref");
+    let cache_dir = ddmd_core::layout::Layout::new(&job.home).fid_ref_cache();
     let cached = cache_dir.join(&name);
     let stats = match FeatureStats::load_npz(&cached) {
         Ok(mut s) => {

@@ -34,7 +34,7 @@ pub fn folder_name(pipeline: &str) -> String {
 /// The report stage worker (fan-in over `job.upstream`).
 pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
     let spec = parse_report_params(&job.params).context("report params")?;
-    let db_path = job.home.join("runs.sqlite");
+    let db_path = ddmd_core::layout::Layout::new(&job.home).db();
     let invocation = load::invocation_of_run(&db_path, job.run_id.0)?;
     sink.log(format!(
         "reading invocation {invocation} from {}",
