@@ -259,3 +259,39 @@ fn the_shipped_pipelines_are_valid() {
     }
     assert!(n >= 3);
 }
+
+/// A bad value given with `--set` for a key the file also sets is named as `--set`, not by the
+/// line of the file whose value it replaced.
+#[test]
+fn a_bad_override_of_a_key_in_the_file_is_named_as_set() {
+    let env = Env::new();
+    let qs = common::repo().join("pipelines/quickstart.yaml");
+    let out = env.run(&[
+        "validate",
+        qs.to_str().unwrap_or_default(),
+        "--set",
+        "distill.schedule=hybird",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--set: stages.distill.params.schedule: unknown value `hybird`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!err.contains("quickstart.yaml:"), "{}", text(&out));
+    // Unscoped: the value lands in defaults and in the stages that hold the key.
+    let out = env.run(&[
+        "validate",
+        qs.to_str().unwrap_or_default(),
+        "--set",
+        "seed=-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--set: defaults.seed: invalid value: integer `-1`"),
+        "{}",
+        text(&out)
+    );
+}

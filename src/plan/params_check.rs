@@ -132,9 +132,17 @@ pub(super) fn check_defaults(spec: &Spec) -> Vec<SpecError> {
         .collect()
 }
 
-/// A located error; a path the file does not hold was set on the command line.
+/// A located error; a value set on the command line (or a path the file does not hold) is
+/// named as `--set`, not by the line of the file it replaced.
 fn locate(spec: &Spec, path: &str, message: String) -> SpecError {
-    if ddmd_pipeline::location(spec, path).is_some() {
+    let set_here = spec.overridden.iter().any(|p| {
+        path == p
+            || path
+                .strip_prefix(p.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+            || p.strip_prefix(path).is_some_and(|r| r.starts_with('.'))
+    });
+    if !set_here && ddmd_pipeline::location(spec, path).is_some() {
         return located(spec, path, message);
     }
     SpecError {

@@ -23,6 +23,10 @@ pub struct Spec {
     pub stages: IndexMap<StageName, Stage>,
     /// Kept as written (types checked) for the Slurm executor.
     pub executor: Option<Value>,
+    /// Field paths (`stages.distill.params.lr`, `defaults.seed`, `stages.train.matrix.lr`)
+    /// whose value came from `--set`, so a later error about them names `--set`, not the line
+    /// of the file that the override replaced.
+    pub overridden: Vec<String>,
 }
 
 /// One stage of a pipeline.

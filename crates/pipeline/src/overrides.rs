@@ -168,11 +168,14 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
         if let Some(axis) = extra_holder(&stage.matrix, rest[0]) {
             return Err(extra_clash(&key, rest[0], &axis, &stage.name));
         }
+        let name = stage.name.clone();
         if ov.is_sweep() {
             add_axis(&mut stage.matrix, &pkey, &ov.values, &stage.name, &key)?;
+            spec.overridden.push(format!("stages.{name}.matrix.{pkey}"));
         } else {
             set_checked(&mut stage.params, &rest, ov.values[0].clone())
                 .map_err(|m| set_err(&key, m))?;
+            spec.overridden.push(format!("stages.{name}.params.{pkey}"));
         }
         return Ok(());
     }
@@ -212,6 +215,8 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
                 return Err(axis_clash(&key, &key, &stage.name));
             }
             add_axis(&mut stage.matrix, &key, &ov.values, &stage.name, &key)?;
+            spec.overridden
+                .push(format!("stages.{}.matrix.{key}", stage.name));
         }
         return Ok(());
     }
@@ -230,10 +235,13 @@ fn apply_one(spec: &mut Spec, ov: &Override) -> Result<(), SpecError> {
     let value = ov.values[0].clone();
     set_checked(&mut spec.defaults, &path, value.clone())
         .map_err(|m| set_err(&key, format!("in defaults: {m}")))?;
+    spec.overridden.push(format!("defaults.{key}"));
     for stage in spec.stages.values_mut() {
         if stage.params.contains_key(first) {
             set_checked(&mut stage.params, &path, value.clone())
                 .map_err(|m| set_err(&key, format!("in stage '{}': {m}", stage.name)))?;
+            spec.overridden
+                .push(format!("stages.{}.params.{key}", stage.name));
         }
     }
     Ok(())

@@ -71,6 +71,7 @@ pub fn spec(ctx: &mut Ctx, root: &Node, text: &str, hash: String) -> Option<Spec
         defaults: defaults?,
         stages: stages?,
         executor,
+        overridden: Vec::new(),
     })
 }
 
