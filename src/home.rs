@@ -74,31 +74,54 @@ impl Home {
     /// Takes the lock of a pipeline in this home. Held until the returned guard is dropped
     /// (or the process dies: flock locks die with their process, so a crash never leaves one).
     pub fn lock_pipeline(&self, pipeline: &str) -> Result<PipelineLock, String> {
-        let dir = self.layout.pipeline_locks();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let path = dir.join(format!("{pipeline}.lock"));
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        // SAFETY: flock on a file descriptor we own.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            return Err(format!(
-                "another `ddmd-pipe run` of pipeline `{pipeline}` is using {} (pid {}); wait for it to finish, or use another --home",
+        let path = self
+            .layout
+            .pipeline_locks()
+            .join(format!("{pipeline}.lock"));
+        match try_flock(&path, &std::process::id().to_string())? {
+            Flock::Taken(file) => Ok(PipelineLock { _file: file }),
+            Flock::Busy(holder) => Err(format!(
+                "another `ddmd-pipe run` of pipeline `{pipeline}` is using {} (pid {holder}); wait for it to finish, or use another --home",
                 self.root.display(),
-                holder.trim()
-            ));
+            )),
         }
-        let _ = file.set_len(0);
-        let _ = write!(file, "{}", std::process::id());
-        Ok(PipelineLock { _file: file })
     }
+}
+
+/// The outcome of one non-blocking `flock`.
+enum Flock {
+    Taken(File),
+    /// Held elsewhere; what the holder wrote into the file (maybe empty, if read too early).
+    Busy(String),
+}
+
+/// Tries an exclusive `flock` on `path` (creating it and its folder) without waiting; on
+/// success writes `holder` into it for whoever finds it busy.
+fn try_flock(path: &Path, holder: &str) -> Result<Flock, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(format!("cannot lock {}: {err}", path.display()));
+        }
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        return Ok(Flock::Busy(text.trim().to_string()));
+    }
+    let _ = file.set_len(0);
+    let _ = write!(file, "{holder}");
+    Ok(Flock::Taken(file))
 }
 
 pub struct PipelineLock {
@@ -126,34 +149,11 @@ impl Home {
     /// Tries (without waiting) to take the lock of the job with cache key `key`, writing
     /// `holder` into the lock file for whoever waits on it.
     pub fn try_lock_job(&self, key: &CacheKey, holder: &str) -> Result<JobLockTry, String> {
-        let dir = self.layout.job_locks();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let path = dir.join(format!("{}.lock", key.0));
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        // SAFETY: flock on a file descriptor we own.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(format!("cannot lock {}: {err}", path.display()));
-            }
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            let holder = holder.trim();
-            return Ok(JobLockTry::Busy(if holder.is_empty() {
-                "another process".to_string()
-            } else {
-                holder.to_string()
-            }));
-        }
-        let _ = file.set_len(0);
-        let _ = write!(file, "{holder}");
-        Ok(JobLockTry::Taken(JobLock { _file: file }))
+        let path = self.layout.job_locks().join(format!("{}.lock", key.0));
+        Ok(match try_flock(&path, holder)? {
+            Flock::Taken(file) => JobLockTry::Taken(JobLock { _file: file }),
+            Flock::Busy(who) if who.is_empty() => JobLockTry::Busy("another process".into()),
+            Flock::Busy(who) => JobLockTry::Busy(who),
+        })
     }
 }
