@@ -59,8 +59,9 @@ def x0_pred(net, x, tau, tokens):
 
 
 def kl_meanvar(x, data):
+    # Each image against the render of its own prompt (data[i] is image i's prompt), per channel.
     ms, vs = x.mean(dim=(2, 3)), x.var(dim=(2, 3), unbiased=False).clamp(min=1e-6)
-    md, vd = data.mean(dim=(2, 3)).mean(0), data.var(dim=(2, 3), unbiased=False).mean(0).clamp(min=1e-6)
+    md, vd = data.mean(dim=(2, 3)), data.var(dim=(2, 3), unbiased=False).clamp(min=1e-6)
     return (0.5 * (torch.log(vd / vs) + (vs + (ms - md) ** 2) / vd - 1)).mean()
 
 

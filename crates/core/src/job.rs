@@ -49,8 +49,11 @@ impl StageKind {
             StageKind::Teacher => 1,
             StageKind::Judge => 1,
             // 2: the GAN discriminator's initialisation follows the run's seed.
-            StageKind::Distill => 2,
-            StageKind::Evaluate => 1,
+            // 3: fresh student samples for every fake-score update; mean–variance against the
+            // same prompt's render; the divergence detector relative to the data.
+            StageKind::Distill => 3,
+            // 2: same-prompt references, the data row, sharpness/saturation/PSNR.
+            StageKind::Evaluate => 2,
             StageKind::Report => 1,
         }
     }

@@ -9,7 +9,6 @@
 //! jobs/<run-id>/                  job.json, events.jsonl, log of one attempt
 //! locks/<pipeline>.lock           one `run` of a pipeline at a time
 //! locks/jobs/<cache-key>.lock     one execution of a job (by cache key) at a time
-//! cache/fid-ref/                  reference feature statistics shared by evaluate jobs
 //! python/ddmd_events.py           the events helper command stages import
 //! ```
 
@@ -57,10 +56,6 @@ impl Layout {
         self.root.join("locks").join("jobs")
     }
 
-    pub fn fid_ref_cache(&self) -> PathBuf {
-        self.root.join("cache").join("fid-ref")
-    }
-
     pub fn python_dir(&self) -> PathBuf {
         self.root.join("python")
     }
@@ -79,6 +74,5 @@ mod tests {
         assert_eq!(l.partial_dir(&k), Path::new("/h/artifacts/abc.partial"));
         assert_eq!(l.job_dir(RunId(7)), Path::new("/h/jobs/7"));
         assert_eq!(l.job_locks(), Path::new("/h/locks/jobs"));
-        assert_eq!(l.fid_ref_cache(), Path::new("/h/cache/fid-ref"));
     }
 }

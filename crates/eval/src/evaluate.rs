@@ -3,27 +3,37 @@
 //! metrics with the upstream judge. Metric keys carry their setting (`fid@4`, `dpg@4`,
 //! `pixel_var@4`, `throughput@4/bs16`); every FID also gets a status event naming the
 //! extractor and N, because FIDs with different extractors or N are not comparable.
+//!
+//! Every comparison is against renders of the *same prompts* (fresh jitter, same N), and the
+//! same metrics are also measured on a second, independent set of renders with the setting
+//! `data` (`fid@data`, `dpg@data/entity`, …): each metric's floor and DPG's ceiling, which
+//! the report shows as the "data" row of every table.
 
+use crate::agreement::judge_agreement;
 use crate::dpg::dpg_score;
-use crate::features::Extractor;
 use crate::fid::{frechet_distance, FeatureStats};
 use crate::hps::{score_hps, HpsOutcome, ScorerCommand};
 use crate::judge::Judge;
+use crate::judged_page::write_judged_page;
 use crate::kid::kid;
-use crate::pixels::pixel_stats;
+use crate::psnr::psnr_db;
+use crate::reference::{same_prompt_renders, COMPARE_SALT, DATA_ROW_SALT};
 use crate::throughput::measure;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ddmd_core::params::EvaluateParams;
 use ddmd_core::{EventSink, JobFile, StageKind, UpstreamJob};
-use ddmd_science::data::{write_grid_png, Scene, ShapesConfig, ShapesWorld};
-use ddmd_science::Generator;
+use ddmd_science::data::{write_grid_png, Scene, ShapesWorld};
+use ddmd_science::image_stats::ImageStats;
+use ddmd_science::{Generator, ModelKind};
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
-/// Scene streams of evaluation: the data reference and the prompts are disjoint from each
-/// other and from training streams (which use the job seed directly).
-const REF_SALT: u64 = 0x5245_465f_4441_5441; // "REF_DATA"
+/// Prompt stream of evaluation, disjoint from training streams (which use the job seed).
 const PROMPT_SALT: u64 = 0x4556_414c_5052_4d54; // "EVALPRMT"
+/// Noise stream of the PSNR comparison (student and teacher draw the same noise from it).
+const PSNR_SALT: u64 = 0x5053_4e52_5f4e_5349; // "PSNR_NSI"
+/// Images shown with the judge's answers on the `judged@S.html` page.
+const JUDGED_SHOWN: usize = 24;
 
 struct Settings {
     steps: Vec<usize>,
@@ -34,10 +44,8 @@ struct Settings {
     metrics: Vec<String>,
     throughput_batches: Vec<usize>,
     throughput_calls: usize,
-}
-
-fn upstream_of<'a>(job: &'a JobFile, kinds: &[StageKind]) -> Option<&'a UpstreamJob> {
-    job.upstream.iter().find(|u| kinds.contains(&u.kind))
+    alpha: Option<f64>,
+    psnr_samples: usize,
 }
 
 fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
@@ -59,67 +67,13 @@ fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
             .collect(),
         throughput_batches: p.throughput_batches.to_vec(),
         throughput_calls: p.throughput_calls,
+        alpha: p.alpha,
+        psnr_samples: p.psnr_samples,
     })
 }
 
 fn wants(s: &Settings, m: &str) -> bool {
     s.metrics.iter().any(|x| x == m)
-}
-
-/// Reference statistics of the data under the judge, cached as `.npz` under
-/// `<home>/cache/fid-ref/` (shared by all evaluate jobs with the same judge, data and N) and
-/// copied into the job's work dir as an artifact.
-fn reference(
-    judge_job: &UpstreamJob,
-    judge: &Judge,
-    cfg: &ShapesConfig,
-    n: usize,
-    job: &JobFile,
-    batch: usize,
-) -> Result<(FeatureStats, Tensor, PathBuf)> {
-    let world = ShapesWorld::new(cfg.clone());
-    let name = format!(
-        "judge-{}-r{}-o{}-{}-n{n}.npz",
-        judge_job.cache_key.short(),
-        cfg.resolution,
-        cfg.min_objects,
-        cfg.max_objects
-    );
-    // A small sample of reference images for the pixel colour shift (cheap to re-render).
-    let ref_imgs = world.batch(REF_SALT, 0, n.min(1000)).images;
-    let cache_dir = ddmd_core::layout::Layout::new(&job.home).fid_ref_cache();
-    let cached = cache_dir.join(&name);
-    let stats = match FeatureStats::load_npz(&cached) {
-        Ok(mut s) => {
-            s.n = Some(n);
-            s
-        }
-        Err(_) => {
-            let ex = Extractor::Judge(Box::new(Judge::load(
-                &judge_job.artifact_dir,
-                judge.device(),
-            )?));
-            let mut feats = Vec::new();
-            let mut i = 0;
-            while i < n {
-                let k = (n - i).min(batch);
-                feats.push(ex.features(&world.batch(REF_SALT, i as u64, k).images, batch)?);
-                i += k;
-            }
-            let s = FeatureStats::from_features(&Tensor::cat(&feats, 0))?;
-            // The cache is an optimisation: failing to write it is not an error.
-            if std::fs::create_dir_all(&cache_dir).is_ok() {
-                let tmp = cache_dir.join(format!("{name}.tmp{}", std::process::id()));
-                if s.save_npz(&tmp).is_ok() {
-                    let _ = std::fs::rename(&tmp, &cached);
-                }
-            }
-            s
-        }
-    };
-    let local = job.work_dir.join(format!("ref_stats_{n}.npz"));
-    stats.save_npz(&local)?;
-    Ok((stats, ref_imgs, local))
 }
 
 /// Copies the upstream run's stability (from `stability.json`) into this job's metrics.
@@ -163,6 +117,7 @@ fn sample(
     prompts: &[Scene],
     per_prompt: usize,
     steps: usize,
+    alpha: Option<f64>,
     batch: usize,
     seed: u64,
 ) -> Result<Tensor> {
@@ -182,7 +137,7 @@ fn sample(
             .try_generate_with(
                 &tokens.narrow(0, i, b),
                 Some(steps),
-                None,
+                alpha,
                 seed.wrapping_add(k),
             )
             .with_context(|| format!("sampling {steps}-step images {i}..{}", i + b))?;
@@ -201,57 +156,261 @@ fn repo_root() -> PathBuf {
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
-pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
-    let gen_job = upstream_of(job, &[StageKind::Distill, StageKind::Teacher])
+/// The upstream jobs an evaluate job reads: the generator, the teacher for PSNR, the judge and
+/// an optional second judge whose agreement with the first is measured.
+struct Upstreams<'a> {
+    generator: &'a UpstreamJob,
+    teacher: Option<&'a UpstreamJob>,
+    judge: &'a UpstreamJob,
+    second_judge: Option<&'a UpstreamJob>,
+}
+
+fn upstreams(job: &JobFile) -> Result<Upstreams<'_>> {
+    let of = |k: StageKind| job.upstream.iter().filter(move |u| u.kind == k);
+    let teacher = of(StageKind::Teacher).next();
+    let generator = of(StageKind::Distill)
+        .next()
+        .or(teacher)
         .context("evaluate needs an upstream distill or teacher job (needs: [...])")?;
-    let judge_job = upstream_of(job, &[StageKind::Judge])
-        .context("evaluate needs an upstream judge job (needs: [..., judge])")?;
+    let judges: Vec<&UpstreamJob> = of(StageKind::Judge).collect();
+    let (judge, second_judge) = match judges.as_slice() {
+        [] => bail!("evaluate needs an upstream judge job (needs: [..., judge])"),
+        [one] => (*one, None),
+        [one, two] => (*one, Some(*two)),
+        more => bail!(
+            "evaluate reads one judge, or two to measure their agreement; its needs bring {}: {}",
+            more.len(),
+            more.iter().map(|u| u.job.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Ok(Upstreams {
+        generator,
+        // The teacher is a comparison only when the generator is something else.
+        teacher: teacher.filter(|t| t.job != generator.job),
+        judge,
+        second_judge,
+    })
+}
+
+/// What every measured image set is compared with.
+struct SetContext<'a> {
+    s: &'a Settings,
+    judge: &'a Judge,
+    second_judge: Option<&'a Judge>,
+    /// The prompt scene of each image (image i belongs to prompt i / per_prompt).
+    targets: Vec<&'a Scene>,
+    prompts: &'a [Scene],
+    /// Judge features and their statistics of the same-prompt comparison renders.
+    ref_feats: Option<Tensor>,
+    ref_stats: Option<FeatureStats>,
+    ref_pixels: ImageStats,
+    work_dir: &'a Path,
+}
+
+/// Measures one image set (samples at `tag` steps, or `data`) against the comparison renders.
+fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink) -> Result<()> {
+    let s = cx.s;
+    let feats = match (wants(s, "fid") || wants(s, "kid"), &cx.ref_feats) {
+        (true, Some(_)) => Some(cx.judge.features(images)?.to_device(Device::Cpu)),
+        _ => None,
+    };
+    if let (Some(f), Some(ref_stats)) = (&feats, &cx.ref_stats) {
+        if wants(s, "fid") {
+            let key = format!("fid@{tag}");
+            let fid = frechet_distance(&FeatureStats::from_features(f)?, ref_stats)?;
+            sink.metric(&key, 0, fid)?;
+            sink.status(
+                "info",
+                Some(&key),
+                Some(&format!(
+                    "extractor=judge N={} reference=same-prompt renders",
+                    s.samples
+                )),
+            )?;
+        }
+    }
+    if let (Some(f), Some(rf), true) = (&feats, &cx.ref_feats, wants(s, "kid")) {
+        let k = kid(f, rf, 50, 500.min(s.samples), s.seed)?;
+        let key = format!("kid@{tag}");
+        sink.metric(&key, 0, k.mean)?;
+        sink.metric(&format!("kid_std@{tag}"), 0, k.std)?;
+        sink.status(
+            "info",
+            Some(&key),
+            Some(&format!(
+                "extractor=judge N={} subsets={}x{}",
+                s.samples, k.subsets, k.subset_size
+            )),
+        )?;
+    }
+    if wants(s, "dpg") {
+        let pred = cx.judge.predict(images)?;
+        let items: Vec<(Scene, Vec<Scene>)> = pred
+            .chunks(s.per_prompt)
+            .zip(cx.prompts)
+            .map(|(p, t)| (t.clone(), p.to_vec()))
+            .collect();
+        let d = dpg_score(&items)?;
+        sink.metric(&format!("dpg@{tag}"), 0, d.score)?;
+        for (cat, v) in &d.per_category {
+            sink.metric(&format!("dpg@{tag}/{cat}"), 0, *v)?;
+        }
+        let page = format!("judged@{tag}");
+        write_judged_page(
+            cx.work_dir,
+            &page,
+            &format!("The judge's answers on {tag} images"),
+            images,
+            &cx.targets,
+            &pred,
+            JUDGED_SHOWN,
+        )?;
+        sink.artifact(&page, &format!("{page}.html"))?;
+        if let Some(j2) = cx.second_judge {
+            let pred2 = j2.predict(images)?;
+            for (cat, v) in judge_agreement(&cx.targets, &pred, &pred2) {
+                let key = if cat == "all" {
+                    format!("judge_agreement@{tag}")
+                } else {
+                    format!("judge_agreement@{tag}/{cat}")
+                };
+                sink.metric(&key, 0, 100.0 * v)?;
+            }
+        }
+    }
+    if wants(s, "pixels") {
+        let px = ImageStats::of(images).context("pixel statistics need [n, 3, H, W] images")?;
+        let rel = px.relative_to(&cx.ref_pixels);
+        for (key, v) in [
+            ("pixel_mean", px.mean),
+            ("pixel_var", px.var),
+            ("pixel_saturated", px.clipped),
+            ("pixel_var_ratio", rel.var_ratio),
+            ("saturation", rel.saturation_ratio),
+            ("sharpness", rel.sharpness),
+            ("color_shift_r", rel.color_shift[0]),
+            ("color_shift_g", rel.color_shift[1]),
+            ("color_shift_b", rel.color_shift[2]),
+            // One number per setting for tables: the mean absolute shift over the channels.
+            ("color_shift", rel.color_shift_abs()),
+        ] {
+            sink.metric(&format!("{key}@{tag}"), 0, v)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
+    let up = upstreams(job)?;
     let device = ddmd_science::device_for_job();
-    let gen = Generator::load(&gen_job.artifact_dir, device)
-        .with_context(|| format!("loading the generator of {}", gen_job.job))?;
-    let judge = Judge::load(&judge_job.artifact_dir, device)
-        .with_context(|| format!("loading the judge of {}", judge_job.job))?;
+    let gen = Generator::load(&up.generator.artifact_dir, device)
+        .with_context(|| format!("loading the generator of {}", up.generator.job))?;
+    let judge = Judge::load(&up.judge.artifact_dir, device)
+        .with_context(|| format!("loading the judge of {}", up.judge.job))?;
+    let second_judge = match up.second_judge {
+        Some(u) => Some(
+            Judge::load(&u.artifact_dir, device)
+                .with_context(|| format!("loading the judge of {}", u.job))?,
+        ),
+        None => None,
+    };
     let s = settings(job, &gen)?;
+    if s.alpha.is_some() && gen.kind() == ModelKind::Student {
+        bail!(
+            "evaluate: alpha applies when sampling a teacher with CFG; {} is a distilled student, which samples without CFG (remove alpha)",
+            up.generator.job
+        );
+    }
+    let teacher = if wants(&s, "psnr") {
+        let Some(t) = up.teacher.filter(|_| gen.kind() == ModelKind::Student) else {
+            bail!(
+                "evaluate: metric psnr compares a student with its teacher from the same noise; add the teacher stage to needs (needs: [distill, judge, teacher])"
+            );
+        };
+        Some(
+            Generator::load(&t.artifact_dir, device)
+                .with_context(|| format!("loading the teacher of {}", t.job))?,
+        )
+    } else {
+        None
+    };
     let cfg = gen.data_config();
     let world = ShapesWorld::new(cfg.clone());
     std::fs::create_dir_all(&job.work_dir)
         .with_context(|| format!("creating {}", job.work_dir.display()))?;
     sink.log(format!(
-        "evaluate {} (kind {}) with judge {}: steps {:?}, {} samples, metrics {:?}, device {device:?}",
-        gen_job.job, gen_job.kind, judge_job.job, s.steps, s.samples, s.metrics
+        "evaluate {} (kind {}) with judge {}{}: steps {:?}, {} samples, metrics {:?}, device {device:?}",
+        up.generator.job,
+        up.generator.kind,
+        up.judge.job,
+        up.second_judge
+            .map(|u| format!(" (agreement with {})", u.job))
+            .unwrap_or_default(),
+        s.steps,
+        s.samples,
+        s.metrics
     ))?;
 
     if wants(&s, "stability") {
-        copy_stability(gen_job, sink)?;
+        copy_stability(up.generator, sink)?;
     }
     let n_prompts = s.samples.div_ceil(s.per_prompt);
     let prompts: Vec<Scene> = (0..n_prompts as u64)
         .map(|i| world.scene(s.seed ^ PROMPT_SALT, i))
         .collect();
-    let need_ref = wants(&s, "fid") || wants(&s, "kid") || wants(&s, "pixels");
-    let reference = if need_ref {
-        let t = std::time::Instant::now();
-        let r = reference(judge_job, &judge, &cfg, s.samples, job, s.batch)?;
-        sink.artifact(
-            "ref_stats",
-            &r.2.file_name()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default(),
-        )?;
-        sink.metric("eval/ref_s", 0, t.elapsed().as_secs_f64())?;
-        Some(r)
+
+    // The same prompts rendered twice with fresh jitter: the comparison set, and the data row.
+    let t = std::time::Instant::now();
+    let (compare, _) =
+        same_prompt_renders(&world, &prompts, s.per_prompt, s.samples, COMPARE_SALT, s.seed);
+    let (data_row, _) =
+        same_prompt_renders(&world, &prompts, s.per_prompt, s.samples, DATA_ROW_SALT, s.seed);
+    let ref_feats = if wants(&s, "fid") || wants(&s, "kid") {
+        Some(judge.features(&compare)?.to_device(Device::Cpu))
     } else {
         None
     };
-    let ref_feats_for_kid = if wants(&s, "kid") {
-        let n = s.samples.min(1000);
-        Some(
-            judge
-                .features(&world.batch(REF_SALT, 0, n).images)?
-                .to_device(Device::Cpu),
-        )
-    } else {
-        None
+    let ref_stats = match &ref_feats {
+        Some(f) => {
+            let st = FeatureStats::from_features(f)?;
+            let local = job.work_dir.join(format!("ref_stats_{}.npz", s.samples));
+            st.save_npz(&local)?;
+            sink.artifact("ref_stats", &format!("ref_stats_{}.npz", s.samples))?;
+            Some(st)
+        }
+        None => None,
+    };
+    let cx = SetContext {
+        s: &s,
+        judge: &judge,
+        second_judge: second_judge.as_ref(),
+        targets: (0..s.samples)
+            .filter_map(|i| prompts.get(i / s.per_prompt))
+            .collect(),
+        prompts: &prompts,
+        ref_feats,
+        ref_stats,
+        ref_pixels: ImageStats::of(&compare).context("statistics of the reference renders")?,
+        work_dir: &job.work_dir,
+    };
+    measure_set(&cx, "data", &data_row, sink)?;
+    sink.metric("eval/ref_s", 0, t.elapsed().as_secs_f64())?;
+
+    // The teacher's images for PSNR, from the PSNR noise stream, once for every step count.
+    let psnr_n = s.psnr_samples.min(s.samples);
+    let psnr_tokens = world.tokens_of(
+        &cx.targets[..psnr_n]
+            .iter()
+            .map(|p| p.prompt())
+            .collect::<Vec<_>>(),
+    );
+    let psnr_seed = s.seed ^ PSNR_SALT;
+    let teacher_images = match &teacher {
+        Some(t) => {
+            let _g = tch::no_grad_guard();
+            Some(t.try_generate_with(&psnr_tokens, None, None, psnr_seed)?)
+        }
+        None => None,
     };
 
     for &steps in &s.steps {
@@ -262,6 +421,7 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             &prompts,
             s.per_prompt,
             steps,
+            s.alpha,
             s.batch,
             s.seed.wrapping_mul(1_000_003).wrapping_add(steps as u64),
         )?;
@@ -279,123 +439,106 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
         )?;
         sink.artifact(&format!("samples@{steps}"), &grid)?;
 
-        let feats = if wants(&s, "fid") || wants(&s, "kid") {
-            Some(judge.features(&images)?.to_device(Device::Cpu))
-        } else {
-            None
-        };
-        if let (Some(f), Some((ref_stats, _, _))) = (&feats, &reference) {
-            if wants(&s, "fid") {
-                let key = format!("fid@{steps}");
-                let fid = frechet_distance(&FeatureStats::from_features(f)?, ref_stats)?;
-                sink.metric(&key, 0, fid)?;
-                sink.status(
-                    "info",
-                    Some(&key),
-                    Some(&format!("extractor=judge N={}", s.samples)),
-                )?;
-            }
-        }
-        if let (Some(f), Some(rf)) = (&feats, &ref_feats_for_kid) {
-            let k = kid(f, rf, 50, 500.min(s.samples), s.seed)?;
-            let key = format!("kid@{steps}");
-            sink.metric(&key, 0, k.mean)?;
-            sink.metric(&format!("kid_std@{steps}"), 0, k.std)?;
+        measure_set(&cx, &steps.to_string(), &images, sink)?;
+
+        if let Some(teacher_images) = &teacher_images {
+            let _g = tch::no_grad_guard();
+            let student = gen.try_generate_with(&psnr_tokens, Some(steps), None, psnr_seed)?;
+            let db = psnr_db(&student, teacher_images)?;
+            let key = format!("psnr_teacher@{steps}");
+            sink.metric(&key, 0, db)?;
             sink.status(
                 "info",
                 Some(&key),
                 Some(&format!(
-                    "extractor=judge N={} subsets={}x{}",
-                    s.samples, k.subsets, k.subset_size
+                    "N={psnr_n}, teacher at its own steps and alpha, same noise"
                 )),
             )?;
         }
-        if wants(&s, "dpg") {
-            let pred = judge.predict(&images)?;
-            let items: Vec<(Scene, Vec<Scene>)> = pred
-                .chunks(s.per_prompt)
-                .zip(&prompts)
-                .map(|(p, t)| (t.clone(), p.to_vec()))
-                .collect();
-            let d = dpg_score(&items)?;
-            sink.metric(&format!("dpg@{steps}"), 0, d.score)?;
-            for (cat, v) in &d.per_category {
-                sink.metric(&format!("dpg@{steps}/{cat}"), 0, *v)?;
-            }
-        }
-        if let (true, Some((_, ref_imgs, _))) = (wants(&s, "pixels"), &reference) {
-            let px = pixel_stats(&images, Some(ref_imgs))?;
-            sink.metric(&format!("pixel_mean@{steps}"), 0, px.mean)?;
-            sink.metric(&format!("pixel_var@{steps}"), 0, px.var)?;
-            sink.metric(&format!("pixel_saturated@{steps}"), 0, px.saturated)?;
-            for (c, name) in ["r", "g", "b"].iter().enumerate() {
-                sink.metric(&format!("color_shift_{name}@{steps}"), 0, px.color_shift[c])?;
-            }
-            // One number per setting for tables: the mean absolute shift over the channels.
-            let overall = px.color_shift.iter().map(|v| v.abs()).sum::<f64>() / 3.0;
-            sink.metric(&format!("color_shift@{steps}"), 0, overall)?;
-        }
         if wants(&s, "hps") {
-            let key = format!("hps@{steps}");
-            let n = s.samples.min(64);
-            let texts: Vec<String> = (0..n).map(|i| prompts[i / s.per_prompt].prompt()).collect();
-            let cmd = match std::env::var("DDMD_HPS_SCORER") {
-                Ok(p) => ScorerCommand {
-                    program: PathBuf::from(p),
-                    args: vec![],
-                },
-                Err(_) => ScorerCommand::hps_default(&repo_root()),
-            };
-            let scratch = job.work_dir.join(format!("hps@{steps}"));
-            match score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch) {
-                Ok(HpsOutcome::Score(v)) => sink.metric(&key, 0, v)?,
-                Ok(HpsOutcome::Unavailable(why)) => {
-                    sink.status("unavailable", Some(&key), Some(&why))?
-                }
-                Err(e) => sink.status(
-                    "unavailable",
-                    Some(&key),
-                    Some(&format!("scorer failed: {e}")),
-                )?,
-            }
-            let _ = std::fs::remove_dir_all(&scratch);
+            hps(&s, &prompts, &images, steps, &job.work_dir, sink)?;
         }
         if wants(&s, "throughput") {
-            let gpu = match device {
-                Device::Cuda(_) => std::env::var("CUDA_VISIBLE_DEVICES")
-                    .ok()
-                    .and_then(|v| v.split(',').next().and_then(|x| x.trim().parse().ok()))
-                    .or(Some(0)),
-                _ => None,
-            };
-            for &bs in &s.throughput_batches {
-                let bs = bs.max(1);
-                let texts: Vec<String> = (0..bs)
-                    .map(|i| prompts[i % prompts.len()].prompt())
-                    .collect();
-                let tokens = world.tokens_of(&texts);
-                let mut call = 0u64;
-                let tp = measure(bs, 2, s.throughput_calls, gpu, || {
-                    call += 1;
-                    let _g = tch::no_grad_guard();
-                    gen.try_generate_with(&tokens, Some(steps), None, call)
-                        .map(|_| ())
-                })?;
-                let tag = format!("@{steps}/bs{bs}");
-                sink.metric(&format!("throughput{tag}"), 0, tp.images_per_s)?;
-                sink.metric(&format!("median_ms{tag}"), 0, tp.median_ms)?;
-                sink.metric(&format!("p95_ms{tag}"), 0, tp.p95_ms)?;
-                match tp.power_w {
-                    Some(w) => sink.metric(&format!("power_w{tag}"), 0, w)?,
-                    None => sink.status(
-                        "unavailable",
-                        Some(&format!("power_w{tag}")),
-                        Some("no GPU power reading (NVML/nvidia-smi)"),
-                    )?,
-                }
-            }
+            throughput(&s, &gen, &world, &prompts, steps, device, sink)?;
         }
         sink.metric(&format!("eval_s@{steps}"), 0, t.elapsed().as_secs_f64())?;
+    }
+    Ok(())
+}
+
+fn hps(
+    s: &Settings,
+    prompts: &[Scene],
+    images: &Tensor,
+    steps: usize,
+    work_dir: &Path,
+    sink: &mut EventSink,
+) -> Result<()> {
+    let key = format!("hps@{steps}");
+    let n = s.samples.min(64);
+    let texts: Vec<String> = (0..n).map(|i| prompts[i / s.per_prompt].prompt()).collect();
+    let cmd = match std::env::var("DDMD_HPS_SCORER") {
+        Ok(p) => ScorerCommand {
+            program: PathBuf::from(p),
+            args: vec![],
+        },
+        Err(_) => ScorerCommand::hps_default(&repo_root()),
+    };
+    let scratch = work_dir.join(format!("hps@{steps}"));
+    match score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch) {
+        Ok(HpsOutcome::Score(v)) => sink.metric(&key, 0, v)?,
+        Ok(HpsOutcome::Unavailable(why)) => sink.status("unavailable", Some(&key), Some(&why))?,
+        Err(e) => sink.status(
+            "unavailable",
+            Some(&key),
+            Some(&format!("scorer failed: {e}")),
+        )?,
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+fn throughput(
+    s: &Settings,
+    gen: &Generator,
+    world: &ShapesWorld,
+    prompts: &[Scene],
+    steps: usize,
+    device: Device,
+    sink: &mut EventSink,
+) -> Result<()> {
+    let gpu = match device {
+        Device::Cuda(_) => std::env::var("CUDA_VISIBLE_DEVICES")
+            .ok()
+            .and_then(|v| v.split(',').next().and_then(|x| x.trim().parse().ok()))
+            .or(Some(0)),
+        _ => None,
+    };
+    for &bs in &s.throughput_batches {
+        let bs = bs.max(1);
+        let texts: Vec<String> = (0..bs)
+            .map(|i| prompts[i % prompts.len()].prompt())
+            .collect();
+        let tokens = world.tokens_of(&texts);
+        let mut call = 0u64;
+        let tp = measure(bs, 2, s.throughput_calls, gpu, || {
+            call += 1;
+            let _g = tch::no_grad_guard();
+            gen.try_generate_with(&tokens, Some(steps), s.alpha, call)
+                .map(|_| ())
+        })?;
+        let tag = format!("@{steps}/bs{bs}");
+        sink.metric(&format!("throughput{tag}"), 0, tp.images_per_s)?;
+        sink.metric(&format!("median_ms{tag}"), 0, tp.median_ms)?;
+        sink.metric(&format!("p95_ms{tag}"), 0, tp.p95_ms)?;
+        match tp.power_w {
+            Some(w) => sink.metric(&format!("power_w{tag}"), 0, w)?,
+            None => sink.status(
+                "unavailable",
+                Some(&format!("power_w{tag}")),
+                Some("no GPU power reading (NVML/nvidia-smi)"),
+            )?,
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! pixel statistics, sampling throughput, and the `judge` and `evaluate` stage runners.
 //! No SQLite and no orchestration: stages read a `JobFile` and report through an `EventSink`.
 
+pub mod agreement;
 pub mod dpg;
 pub mod error;
 pub mod evaluate;
@@ -13,8 +14,10 @@ pub mod hps;
 pub mod judge;
 pub mod judge_stage;
 pub mod judge_train;
+pub mod judged_page;
 pub mod kid;
-pub mod pixels;
+pub mod psnr;
+pub mod reference;
 pub mod throughput;
 
 pub use dpg::{dpg_score, run_dpg_scorer, write_dpg_layout, DpgScore};
@@ -30,5 +33,4 @@ pub use judge_train::{
     judge_accuracy, train_judge, train_judge_with, AccuracyTable, JudgeTrainParams,
 };
 pub use kid::{kid, Kid};
-pub use pixels::{pixel_stats, PixelStats};
 pub use throughput::{measure, Throughput};

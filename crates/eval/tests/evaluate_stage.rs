@@ -1,7 +1,8 @@
 //! The `evaluate` stage end to end on real artifacts: a (barely trained) teacher from the
 //! science crate's own stage, a (barely trained) judge, then every metric of the stage with
-//! the stand-in HPS scorer. Checks metric keys with their settings, the FID status events,
-//! the reference-statistics cache and the sample grid; values are not judged here.
+//! the stand-in HPS scorer. Checks metric keys with their settings, the data row, the FID
+//! status events, the judge's page, the agreement of two judges, PSNR against the teacher and
+//! the sample grid; values are not judged here (the unit tests of each metric do that).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -150,7 +151,7 @@ fn evaluate_a_teacher_with_every_metric() {
         }
         assert_eq!(
             status(&evs, &format!("fid@{steps}")),
-            Some(("info", "extractor=judge N=16"))
+            Some(("info", "extractor=judge N=16 reference=same-prompt renders"))
         );
         assert!(ev.work_dir.join(format!("samples@{steps}.png")).is_file());
         let dpg = metric(&evs, &format!("dpg@{steps}")).unwrap();
@@ -161,12 +162,28 @@ fn evaluate_a_teacher_with_every_metric() {
     // a teacher has no stability.json: stated, not invented
     assert_eq!(status(&evs, "stability").map(|s| s.0), Some("unavailable"));
     assert!(ev.work_dir.join("ref_stats_16.npz").is_file());
-    let cached: Vec<_> = std::fs::read_dir(dir.path().join("home/cache/fid-ref"))
-        .unwrap()
-        .collect();
-    assert_eq!(cached.len(), 1, "reference statistics cached once");
+    // The data row: every metric also measured on independent renders of the same prompts.
+    for k in [
+        "fid@data",
+        "kid@data",
+        "dpg@data",
+        "dpg@data/entity",
+        "sharpness@data",
+        "saturation@data",
+        "color_shift@data",
+        "pixel_var_ratio@data",
+    ] {
+        let v = metric(&evs, k).unwrap_or_else(|| panic!("no metric {k}"));
+        assert!(v.is_finite(), "{k} = {v}");
+    }
+    for k in ["sharpness@1", "saturation@2", "pixel_var_ratio@1"] {
+        assert!(metric(&evs, k).is_some_and(|v| v > 0.0), "{k}");
+    }
+    let page = std::fs::read_to_string(ev.work_dir.join("judged@1.html")).unwrap();
+    assert!(page.contains("judge read:"));
+    assert!(ev.work_dir.join("judged@data.html").is_file());
 
-    // a second evaluate reads the cache and gives the same FID (same seed)
+    // a second evaluate with the same seed gives the same FID
     let ev2 = job(
         dir.path(),
         "evaluate2",
@@ -180,6 +197,47 @@ fn evaluate_a_teacher_with_every_metric() {
         metric(&evs2, "fid@1").unwrap(),
     );
     assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
+
+    // Two judges: the agreement of the second with the first, per category; three: an error.
+    let judge2 = job(
+        dir.path(),
+        "judge2",
+        StageKind::Judge,
+        serde_json::json!({"iterations": 10, "batch": 16, "held_out": 50, "min_accuracy": 0.0,
+                           "seed": 1, "width": 16}),
+        vec![],
+    );
+    run(&judge2, ddmd_eval::run_judge_stage).expect("second judge");
+    let both = serde_json::json!({"sample_steps": 1, "samples": 8, "batch": 8,
+                                  "metrics": ["dpg"], "alpha": 2.0});
+    let ev3 = job(
+        dir.path(),
+        "evaluate3",
+        StageKind::Evaluate,
+        both.clone(),
+        vec![upstream(&teacher), upstream(&judge), upstream(&judge2)],
+    );
+    let evs3 = run(&ev3, ddmd_eval::run_evaluate_stage).unwrap();
+    for k in ["judge_agreement@1", "judge_agreement@1/entity", "judge_agreement@data"] {
+        assert!(
+            metric(&evs3, k).is_some_and(|v| (0.0..=100.0).contains(&v)),
+            "{k}"
+        );
+    }
+    let three = job(
+        dir.path(),
+        "evaluate4",
+        StageKind::Evaluate,
+        both,
+        vec![
+            upstream(&teacher),
+            upstream(&judge),
+            upstream(&judge2),
+            upstream(&judge),
+        ],
+    );
+    let err = format!("{:#}", run(&three, ddmd_eval::run_evaluate_stage).unwrap_err());
+    assert!(err.contains("one judge, or two"), "{err}");
 
     // missing upstream judge, unknown metric: errors with a message
     let bad = job(
@@ -209,4 +267,67 @@ fn evaluate_a_teacher_with_every_metric() {
         err.contains("parameter `metrics`: item 1: unknown value `fdi`; expected one of fid, kid"),
         "{err}"
     );
+}
+
+/// PSNR of a student against its teacher from the same noise; `alpha` is refused for a student
+/// and `psnr` without the teacher among the needs is an error, not a missing column.
+#[test]
+fn psnr_against_the_teacher_needs_the_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let teacher = job(
+        dir.path(),
+        "teacher",
+        StageKind::Teacher,
+        serde_json::json!({"iterations": 2, "batch": 8, "sample_steps": 4}),
+        vec![],
+    );
+    run(&teacher, ddmd_science::run_teacher_stage).expect("teacher stage");
+    let judge = job(
+        dir.path(),
+        "judge",
+        StageKind::Judge,
+        serde_json::json!({"iterations": 5, "batch": 16, "held_out": 20, "min_accuracy": 0.0}),
+        vec![],
+    );
+    run(&judge, ddmd_eval::run_judge_stage).expect("judge stage");
+    let student = job(
+        dir.path(),
+        "distill",
+        StageKind::Distill,
+        serde_json::json!({"iterations": 2, "batch": 4, "student_steps": 2, "fake_updates": 2}),
+        vec![upstream(&teacher)],
+    );
+    run(&student, ddmd_science::run_distill_stage).expect("distill stage");
+    let params = serde_json::json!({"sample_steps": [1, 2], "samples": 8, "batch": 8,
+                                    "metrics": ["psnr"], "psnr_samples": 4});
+    let ev = job(
+        dir.path(),
+        "evaluate",
+        StageKind::Evaluate,
+        params.clone(),
+        vec![upstream(&student), upstream(&judge), upstream(&teacher)],
+    );
+    let evs = run(&ev, ddmd_eval::run_evaluate_stage).unwrap();
+    for k in ["psnr_teacher@1", "psnr_teacher@2"] {
+        let v = metric(&evs, k).unwrap_or_else(|| panic!("no {k}"));
+        assert!(v.is_finite() && v > 0.0, "{k} = {v}");
+    }
+    let no_teacher = job(
+        dir.path(),
+        "evaluate2",
+        StageKind::Evaluate,
+        params,
+        vec![upstream(&student), upstream(&judge)],
+    );
+    let err = format!("{:#}", run(&no_teacher, ddmd_eval::run_evaluate_stage).unwrap_err());
+    assert!(err.contains("add the teacher stage to needs"), "{err}");
+    let alpha = job(
+        dir.path(),
+        "evaluate3",
+        StageKind::Evaluate,
+        serde_json::json!({"samples": 8, "metrics": ["pixels"], "alpha": 3.0}),
+        vec![upstream(&student), upstream(&judge)],
+    );
+    let err = format!("{:#}", run(&alpha, ddmd_eval::run_evaluate_stage).unwrap_err());
+    assert!(err.contains("samples without CFG"), "{err}");
 }

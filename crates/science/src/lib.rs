@@ -7,6 +7,7 @@ pub mod ckpt;
 pub mod data;
 pub mod distill;
 pub mod flow;
+pub mod image_stats;
 pub mod model;
 pub mod nets;
 pub mod optim;
@@ -17,6 +18,6 @@ pub mod teacher;
 pub mod train_util;
 
 pub use distill::run_distill_stage;
-pub use model::{device_for_job, Generator};
+pub use model::{device_for_job, Generator, ModelKind};
 pub use sample::{sample_command, SampleArgs};
 pub use teacher::run_teacher_stage;

@@ -68,7 +68,7 @@ fn generator_step_matches_pytorch_reference() {
     teacher.freeze();
     let fake = Network::build(&spec("fake"), Device::Cpu).unwrap();
     let tokens = &inp["tokens"];
-    let data = DataMoments::from_batch(&inp["data"]);
+    let data = DataMoments::of_renders(&inp["data"]);
     let cases = meta["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 12);
     let mut original_update = None;

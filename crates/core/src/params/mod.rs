@@ -12,7 +12,8 @@ mod stages;
 mod values;
 
 pub use stages::{
-    DataParams, DistillParams, EvaluateParams, JudgeParams, TeacherParams, TorchscriptTeacher,
+    DataParams, DistillParams, DivergenceBounds, EvaluateParams, JudgeParams, TeacherParams,
+    TorchscriptTeacher,
     MAX_OBJECTS, RESOLUTIONS,
 };
 pub use values::{DataKind, Metric, Objects, OneOrMany, Regularizer, Schedule, Solver};

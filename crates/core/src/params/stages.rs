@@ -196,7 +196,8 @@ pub struct DistillParams {
     pub monitor_every: usize,
     pub stop_on_divergence: bool,
     pub dm_controller: bool,
-    pub var_bound: f64,
+    /// The divergence detector's bounds, relative to renders of the same prompts.
+    pub divergence: DivergenceBounds,
     pub divergence_patience: usize,
     pub saturation_margin: f64,
     pub tau_min: f64,
@@ -228,7 +229,7 @@ impl Default for DistillParams {
             monitor_every: 10,
             stop_on_divergence: false,
             dm_controller: false,
-            var_bound: 0.8,
+            divergence: DivergenceBounds::default(),
             divergence_patience: 3,
             saturation_margin: 0.05,
             tau_min: 0.02,
@@ -258,6 +259,7 @@ impl DistillParams {
         if let Some(f) = self.fake_lr {
             positive(&mut out, "fake_lr", f);
         }
+        out.extend(self.divergence.validate());
         if !(0.0 < self.tau_min && self.tau_min < self.tau_max && self.tau_max <= 1.0) {
             out.push(issue(
                 "tau_min",
@@ -273,6 +275,48 @@ impl DistillParams {
     /// The fake score's learning rate (`fake_lr`, else `lr`).
     pub fn fake_lr(&self) -> f64 {
         self.fake_lr.unwrap_or(self.lr)
+    }
+}
+
+/// `divergence: {var_ratio: [lo, hi], saturation_ratio: [lo, hi], color_shift: c}`: a
+/// distill run diverges when, for `divergence_patience` checks in a row, the student's
+/// per-image pixel variance or colour saturation over the data's (renders of the same
+/// prompts) leaves `[lo, hi]`, or a channel's mean moves more than `c` from the data's.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DivergenceBounds {
+    pub var_ratio: [f64; 2],
+    pub saturation_ratio: [f64; 2],
+    pub color_shift: f64,
+}
+
+impl Default for DivergenceBounds {
+    /// Chosen on long runs of the shapes world (docs/RESULTS.md, "The divergence detector").
+    fn default() -> Self {
+        DivergenceBounds {
+            var_ratio: [0.5, 2.0],
+            saturation_ratio: [0.7, 1.4],
+            color_shift: 0.15,
+        }
+    }
+}
+
+impl DivergenceBounds {
+    pub fn validate(&self) -> Vec<ParamIssue> {
+        let mut out = Vec::new();
+        for (key, [lo, hi]) in [
+            ("divergence.var_ratio", self.var_ratio),
+            ("divergence.saturation_ratio", self.saturation_ratio),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < 1.0 && 1.0 < hi) {
+                out.push(issue(
+                    key,
+                    format!("must be [lo, hi] with 0 <= lo < 1 < hi, got [{lo}, {hi}]"),
+                ));
+            }
+        }
+        positive(&mut out, "divergence.color_shift", self.color_shift);
+        out
     }
 }
 
@@ -352,6 +396,11 @@ pub struct EvaluateParams {
     pub metrics: OneOrMany<Metric>,
     pub throughput_batches: OneOrMany<usize>,
     pub throughput_calls: usize,
+    /// CFG scale when sampling a teacher (its own recorded α when absent); a student samples
+    /// without CFG and rejects it.
+    pub alpha: Option<f64>,
+    /// Images of the PSNR-against-the-teacher comparison (`psnr`).
+    pub psnr_samples: usize,
 }
 
 impl Default for EvaluateParams {
@@ -370,6 +419,8 @@ impl Default for EvaluateParams {
             ]),
             throughput_batches: OneOrMany::Many(vec![1, 16]),
             throughput_calls: 10,
+            alpha: None,
+            psnr_samples: 100,
         }
     }
 }
@@ -398,6 +449,12 @@ impl EvaluateParams {
         at_least_one(&mut out, "images_per_prompt", self.images_per_prompt);
         at_least_one(&mut out, "batch", self.batch);
         at_least_one(&mut out, "throughput_calls", self.throughput_calls);
+        at_least_one(&mut out, "psnr_samples", self.psnr_samples);
+        if let Some(a) = self.alpha {
+            if !(a.is_finite() && a >= 0.0) {
+                out.push(issue("alpha", format!("must be a number >= 0, got {a}")));
+            }
+        }
         out
     }
 }

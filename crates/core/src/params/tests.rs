@@ -58,7 +58,7 @@ fn a_bad_enum_value_lists_the_values() {
         got,
         vec![(
             "metrics".to_string(),
-            "item 2: unknown value `fdi`; expected one of fid, kid, dpg, pixels, stability, hps, throughput (did you mean 'fid'?)".to_string()
+            "item 2: unknown value `fdi`; expected one of fid, kid, dpg, pixels, stability, hps, throughput, psnr (did you mean 'fid'?)".to_string()
         )]
     );
     let got = one(StageKind::Evaluate, json!({"metrics": "fdi"}));

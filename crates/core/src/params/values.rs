@@ -54,6 +54,9 @@ pub enum Metric {
     Stability,
     Hps,
     Throughput,
+    /// PSNR of a student's samples against its teacher's from the same noise (needs the
+    /// teacher among the evaluate job's `needs`).
+    Psnr,
 }
 
 impl Metric {
@@ -66,6 +69,7 @@ impl Metric {
             Metric::Stability => "stability",
             Metric::Hps => "hps",
             Metric::Throughput => "throughput",
+            Metric::Psnr => "psnr",
         }
     }
 }

@@ -252,3 +252,16 @@ fn longest_prompts_fit_max_tokens() {
     };
     assert!(Vocab::new().encode(&s.prompt()).is_ok());
 }
+
+#[test]
+fn rejitter_keeps_the_prompt_and_changes_the_pixels() {
+    let w = world();
+    for i in 0..30 {
+        let s = w.scene(3, i);
+        let r = w.rejitter(&s, 99, i);
+        assert_eq!(r.prompt(), s.prompt(), "same prompt");
+        assert_eq!(r.discrete(), s.discrete());
+        assert_eq!(r, w.rejitter(&s, 99, i), "deterministic by (seed, index)");
+        assert_ne!(w.render(&r), w.render(&s), "fresh jitter renders differently");
+    }
+}

@@ -155,6 +155,32 @@ impl ShapesWorld {
         }
     }
 
+    /// The same prompt as `scene` (background, shapes, colours, sizes, cells) with fresh
+    /// continuous jitter drawn from stream `seed`, item `index`: another rendering of the same
+    /// prompt, as an evaluation's same-prompt reference needs.
+    pub fn rejitter(&self, scene: &Scene, seed: u64, index: u64) -> Scene {
+        let mut rng = SplitMix64::for_item(seed, index);
+        let objects = scene
+            .objects
+            .iter()
+            .map(|o| {
+                let mut j = |m: f32| rng.uniform(-m as f64, m as f64) as f32;
+                Object {
+                    jitter_x: j(MAX_POS_JITTER),
+                    jitter_y: j(MAX_POS_JITTER),
+                    scale: 1.0 + j(MAX_SCALE_JITTER),
+                    hue_shift: j(MAX_HUE_JITTER),
+                    value_scale: 1.0 + j(MAX_VALUE_JITTER),
+                    ..o.clone()
+                }
+            })
+            .collect();
+        Scene {
+            background: scene.background,
+            objects,
+        }
+    }
+
     /// CHW RGB image in [-1, 1] of side `resolution`.
     pub fn render(&self, scene: &Scene) -> Vec<f32> {
         render_scene(scene, self.cfg.resolution)

@@ -16,14 +16,13 @@ use crate::flow::Solver;
 use crate::model::{device_for_job, Generator, ModelFile, ModelKind};
 use crate::nets::{NetSpec, Network};
 use crate::params::DistillParams;
-use crate::regularize::DataMoments;
 use crate::sample::write_samples;
 use crate::train_util::{lr_at, maybe_abort, metric, seed_iteration, shallow};
 use anyhow::Context;
 use ddmd_core::{EventSink, JobFile, StageKind};
 use levels::{Schedule, TauRange};
 use loss::LossConfig;
-use monitor::{DataStats, Divergence, DmController, PixelStats, Stability};
+use monitor::{Check, Divergence, DmController, Stability};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,9 +31,6 @@ use tch::Device;
 
 pub const STUDENT_FILE: &str = "student.safetensors";
 pub const STABILITY_FILE: &str = "stability.json";
-/// Scene stream for the data reference statistics, apart from the training stream.
-const STATS_STREAM: u64 = 0xDA7A_57A7;
-
 /// Where the teacher comes from.
 pub enum TeacherSource {
     /// An artifact folder written by the teacher stage.
@@ -124,11 +120,6 @@ pub fn train_student(
     let (teacher, data_cfg, data_value) = load_teacher(source, params, device)?;
     let world = ShapesWorld::new(data_cfg.clone());
     let (loss_cfg, schedule) = loss_config(p)?;
-    let reference = world
-        .batch(p.seed ^ STATS_STREAM, 0, 256)
-        .images
-        .to_device(device);
-    let data_stats = DataStats::from_images(&reference);
     let cfg = DistillConfig {
         loss: loss_cfg,
         schedule,
@@ -146,7 +137,7 @@ pub fn train_student(
     // function of the run's seed, not of whatever the process drew before (a resumed run
     // and a straight one must build the same head).
     tch::manual_seed(p.seed as i64);
-    let mut d = Distiller::new(teacher, cfg, DataMoments::from_batch(&reference))?;
+    let mut d = Distiller::new(teacher, cfg)?;
     sink.log(format!(
         "distill: {}-step student, schedule {:?}, regularizer {:?}, ca {} dm {} alpha {} on {device:?}",
         p.student_steps, schedule, loss_cfg.regularizer, p.ca, p.dm, p.alpha
@@ -155,7 +146,7 @@ pub fn train_student(
     let student_params = d.student.named_parameters();
     let fake_params = d.fake.named_parameters();
     let gan_params: Vec<(String, tch::Tensor)> = d.gan_vs.variables().into_iter().collect();
-    let mut divergence = Divergence::new(p.var_bound, p.divergence_patience);
+    let mut divergence = Divergence::new(p.divergence, p.divergence_patience);
     let mut controller = DmController::new(p.saturation_margin);
     let ckpt_root = work_dir.join("ckpt");
     let mut start = 0;
@@ -218,7 +209,11 @@ pub fn train_student(
         step_ms += t0.elapsed().as_secs_f64() * 1e3;
         step_n += 1;
         if monitor_now {
-            let s = PixelStats::of(&r.x, Some(&data_stats));
+            // Against the renders of the batch's own prompts: the same prompts, so a ratio
+            // of 1 is data-like whatever backgrounds this batch happened to draw.
+            let c = Check::of(&r.x, &real)
+                .context("the student's output is not a batch of RGB images")?;
+            let (s, rel) = (&c.stats, &c.relative);
             for (k, v) in [
                 ("train/loss", r.loss),
                 ("train/loss_ca", r.out.loss_ca),
@@ -226,12 +221,15 @@ pub fn train_student(
                 ("train/loss_fake", r.loss_fake),
                 ("train/delta_ca", r.out.delta_ca),
                 ("train/delta_dm", r.out.delta_dm),
-                ("train/pixel_mean", s.pixel_mean),
-                ("train/pixel_var", s.pixel_var),
-                ("train/saturated", s.saturated),
-                ("train/color_shift_r", s.color_shift[0]),
-                ("train/color_shift_g", s.color_shift[1]),
-                ("train/color_shift_b", s.color_shift[2]),
+                ("train/pixel_mean", s.mean),
+                ("train/pixel_var", s.var),
+                ("train/saturated", s.clipped),
+                ("train/var_ratio", rel.var_ratio),
+                ("train/saturation_ratio", rel.saturation_ratio),
+                ("train/sharpness", rel.sharpness),
+                ("train/color_shift_r", rel.color_shift[0]),
+                ("train/color_shift_g", rel.color_shift[1]),
+                ("train/color_shift_b", rel.color_shift[2]),
                 ("train/fake_teacher_cos", r.out.fake_teacher_cos),
                 ("train/grad_norm", r.grad_norm),
                 ("train/step_ms", step_ms / step_n as f64),
@@ -243,7 +241,7 @@ pub fn train_student(
             step_ms = 0.0;
             step_n = 0;
             sink.progress(done as f64, Some(p.iterations as f64))?;
-            if divergence.check(done, r.loss, &s) {
+            if divergence.check(done, r.loss, &c) {
                 let why = divergence.reason.clone().unwrap_or_default();
                 sink.status(
                     "diverged",
@@ -255,7 +253,7 @@ pub fn train_student(
                 }
             }
             if p.dm_controller {
-                d.cfg.loss.dm = controller.update(d.cfg.loss.dm, s.saturated);
+                d.cfg.loss.dm = controller.update(d.cfg.loss.dm, s.clipped);
             }
         }
         if p.checkpoint_every > 0 && done % p.checkpoint_every == 0 && done < p.iterations {
@@ -356,7 +354,7 @@ pub fn bench_distill_step(
         gan_weight: p.gan_weight,
         weight_decay: 0.0,
     };
-    let mut d = Distiller::new(teacher.duplicate()?, cfg, DataMoments::from_batch(&real))?;
+    let mut d = Distiller::new(teacher.duplicate()?, cfg)?;
     let mut times = Vec::new();
     for i in 0..b.iters + 2 {
         let t = Instant::now();

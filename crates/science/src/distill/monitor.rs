@@ -1,78 +1,27 @@
-//! Monitoring of a distillation run: student pixel statistics against the data, divergence
-//! detection (→ the run's `stability`), and the seed's optional DM-weight controller (§8:
-//! "if saturation climbs, raise DM weight 10%").
+//! Monitoring of a distillation run: the student's outputs against renders of the same
+//! prompts (the batch it was trained on), a divergence detector relative to those renders
+//! (→ the run's `stability`), and the seed's optional DM-weight controller (§8: "if
+//! saturation climbs, raise DM weight 10%").
 
-use crate::regularize::pixel_moments;
+use crate::image_stats::{ImageStats, Relative};
+use ddmd_core::params::DivergenceBounds;
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// Reference statistics of the data the student should match.
+/// One check of the student: its outputs' statistics and the same relative to the data.
 #[derive(Debug, Clone)]
-pub struct DataStats {
-    /// Per-channel mean [3].
-    pub channel_mean: [f64; 3],
-    pub pixel_var: f64,
+pub struct Check {
+    pub stats: ImageStats,
+    pub relative: Relative,
 }
 
-impl DataStats {
-    pub fn from_images(images: &Tensor) -> DataStats {
-        let s = PixelStats::of(images, None);
-        DataStats {
-            channel_mean: s.channel_mean,
-            pixel_var: s.pixel_var,
-        }
-    }
-}
-
-/// Statistics of a batch of student outputs.
-#[derive(Debug, Clone)]
-pub struct PixelStats {
-    pub pixel_mean: f64,
-    /// Mean over images of the per-image, per-channel pixel variance.
-    pub pixel_var: f64,
-    /// Fraction of values outside the data range [-1, 1] (the data has none): the "neon"
-    /// explosion the seed describes shows up here first. A slight overshoot of the black (-1)
-    /// background counts too, so read its trend across iterations, not its level.
-    pub saturated: f64,
-    pub channel_mean: [f64; 3],
-    /// Student minus data per-channel mean (zero when no reference is given).
-    pub color_shift: [f64; 3],
-    pub finite: bool,
-}
-
-impl PixelStats {
-    pub fn of(x: &Tensor, data: Option<&DataStats>) -> PixelStats {
-        let _g = tch::no_grad_guard();
-        let x = x.detach().to_kind(Kind::Float);
-        let finite = x.isfinite().all().int64_value(&[]) == 1;
-        let (_, var) = pixel_moments(&x);
-        let cm = x
-            .mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float)
-            .to_device(tch::Device::Cpu);
-        let channel_mean = [0, 1, 2].map(|c| {
-            if cm.size()[0] > c {
-                cm.double_value(&[c])
-            } else {
-                f64::NAN
-            }
-        });
-        let color_shift = match data {
-            Some(d) => [0, 1, 2].map(|c| channel_mean[c] - d.channel_mean[c]),
-            None => [0.0; 3],
-        };
-        PixelStats {
-            pixel_mean: x.mean(Kind::Float).double_value(&[]),
-            pixel_var: var.mean(Kind::Float).double_value(&[]),
-            saturated: x
-                .abs()
-                .gt(1.0)
-                .to_kind(Kind::Float)
-                .mean(Kind::Float)
-                .double_value(&[]),
-            channel_mean,
-            color_shift,
-            finite,
-        }
+impl Check {
+    /// `student` and `data` are images of the same prompts; `None` when either is not a
+    /// batch of RGB images.
+    pub fn of(student: &Tensor, data: &Tensor) -> Option<Check> {
+        let stats = ImageStats::of(student)?;
+        let relative = stats.relative_to(&ImageStats::of(data)?);
+        Some(Check { stats, relative })
     }
 }
 
@@ -85,11 +34,14 @@ pub struct Stability {
     pub reason: Option<String>,
 }
 
-/// Divergence detector: NaN at once, or pixel variance above `var_bound` for `patience`
-/// consecutive checks.
+/// Divergence detector, relative to the data: a NaN at once, or for `patience` consecutive
+/// checks the student's per-image pixel variance, its colour saturation or its colour shift
+/// outside the bounds around the data's own (variance and saturation as ratios, in both
+/// directions: the seed's "pure red or green blocks" *lower* per-image variance, a neon
+/// explosion raises it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Divergence {
-    pub var_bound: f64,
+    pub bounds: DivergenceBounds,
     pub patience: usize,
     pub over: usize,
     pub diverged_at: Option<usize>,
@@ -98,9 +50,9 @@ pub struct Divergence {
 }
 
 impl Divergence {
-    pub fn new(var_bound: f64, patience: usize) -> Self {
+    pub fn new(bounds: DivergenceBounds, patience: usize) -> Self {
         Divergence {
-            var_bound,
+            bounds,
             patience: patience.max(1),
             over: 0,
             diverged_at: None,
@@ -109,29 +61,53 @@ impl Divergence {
         }
     }
 
+    /// What is out of bounds in `r`, if anything.
+    pub fn violation(&self, r: &Relative) -> Option<String> {
+        let b = &self.bounds;
+        let outside = |v: f64, [lo, hi]: [f64; 2]| !(lo..=hi).contains(&v);
+        if outside(r.var_ratio, b.var_ratio) {
+            return Some(format!(
+                "pixel variance {:.2}× the data's (bounds {}–{})",
+                r.var_ratio, b.var_ratio[0], b.var_ratio[1]
+            ));
+        }
+        if outside(r.saturation_ratio, b.saturation_ratio) {
+            return Some(format!(
+                "colour saturation {:.2}× the data's (bounds {}–{})",
+                r.saturation_ratio, b.saturation_ratio[0], b.saturation_ratio[1]
+            ));
+        }
+        let shift = r.color_shift.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if shift > b.color_shift {
+            return Some(format!(
+                "colour shift {:+.2}/{:+.2}/{:+.2} (R/G/B) beyond ±{}",
+                r.color_shift[0], r.color_shift[1], r.color_shift[2], b.color_shift
+            ));
+        }
+        None
+    }
+
     /// Feeds one check at `iteration`; returns true when this check declared divergence.
-    pub fn check(&mut self, iteration: usize, loss: f64, stats: &PixelStats) -> bool {
+    pub fn check(&mut self, iteration: usize, loss: f64, check: &Check) -> bool {
         self.last_checked = iteration;
         if self.diverged_at.is_some() {
             return false;
         }
-        if !loss.is_finite() || !stats.finite {
+        if !loss.is_finite() || !check.stats.finite {
             self.diverged_at = Some(iteration);
             self.reason = Some("non-finite loss or student output".into());
             return true;
         }
-        if stats.pixel_var > self.var_bound {
-            self.over += 1;
-        } else {
-            self.over = 0;
-        }
-        if self.over >= self.patience {
-            self.diverged_at = Some(iteration);
-            self.reason = Some(format!(
-                "pixel variance {:.3} above {} for {} checks",
-                stats.pixel_var, self.var_bound, self.patience
-            ));
-            return true;
+        match self.violation(&check.relative) {
+            Some(why) => {
+                self.over += 1;
+                if self.over >= self.patience {
+                    self.diverged_at = Some(iteration);
+                    self.reason = Some(format!("{why} for {} checks", self.patience));
+                    return true;
+                }
+            }
+            None => self.over = 0,
         }
         false
     }
@@ -185,34 +161,53 @@ impl DmController {
 mod tests {
     use super::*;
 
-    fn stats(var: f64, finite: bool) -> PixelStats {
-        PixelStats {
-            pixel_mean: 0.0,
-            pixel_var: var,
-            saturated: 0.0,
-            channel_mean: [0.0; 3],
-            color_shift: [0.0; 3],
-            finite,
+    fn rel(var_ratio: f64, saturation_ratio: f64, shift: f64) -> Relative {
+        Relative {
+            var_ratio,
+            saturation_ratio,
+            sharpness: 1.0,
+            color_shift: [shift, 0.0, 0.0],
         }
+    }
+
+    fn check(r: Relative, finite: bool) -> Check {
+        Check {
+            stats: ImageStats {
+                images: 1,
+                mean: 0.0,
+                var: 0.1,
+                clipped: 0.0,
+                saturation: 0.5,
+                hf_energy: 0.01,
+                channel_mean: [0.0; 3],
+                finite,
+            },
+            relative: r,
+        }
+    }
+
+    fn detector() -> Divergence {
+        Divergence::new(DivergenceBounds::default(), 3)
     }
 
     #[test]
     fn divergence_needs_a_run_of_checks_or_a_nan() {
-        let mut d = Divergence::new(0.5, 3);
-        assert!(!d.check(10, 1.0, &stats(0.9, true)));
-        assert!(!d.check(20, 1.0, &stats(0.9, true)));
+        let hi = DivergenceBounds::default().var_ratio[1] * 1.5;
+        let mut d = detector();
+        assert!(!d.check(10, 1.0, &check(rel(hi, 1.0, 0.0), true)));
+        assert!(!d.check(20, 1.0, &check(rel(hi, 1.0, 0.0), true)));
         assert!(
-            !d.check(30, 1.0, &stats(0.1, true)),
+            !d.check(30, 1.0, &check(rel(1.0, 1.0, 0.0), true)),
             "a good check resets the run"
         );
-        assert!(!d.check(40, 1.0, &stats(0.9, true)));
-        assert!(!d.check(50, 1.0, &stats(0.9, true)));
-        assert!(d.check(60, 1.0, &stats(0.9, true)));
+        assert!(!d.check(40, 1.0, &check(rel(hi, 1.0, 0.0), true)));
+        assert!(!d.check(50, 1.0, &check(rel(hi, 1.0, 0.0), true)));
+        assert!(d.check(60, 1.0, &check(rel(hi, 1.0, 0.0), true)));
         assert_eq!(d.stability(100).diverged_at, Some(60));
         assert_eq!(d.stability(100).stable_through, 60);
-        let mut d = Divergence::new(0.5, 3);
-        assert!(d.check(7, f64::NAN, &stats(0.1, true)));
-        let d = Divergence::new(0.5, 3);
+        let mut d = detector();
+        assert!(d.check(7, f64::NAN, &check(rel(1.0, 1.0, 0.0), true)));
+        let d = detector();
         assert_eq!(
             d.stability(300),
             Stability {
@@ -221,6 +216,46 @@ mod tests {
                 reason: None
             }
         );
+    }
+
+    #[test]
+    fn every_direction_of_drift_is_caught() {
+        let b = DivergenceBounds::default();
+        let d = detector();
+        for (r, what) in [
+            (rel(b.var_ratio[0] * 0.5, 1.0, 0.0), "variance"),
+            (rel(b.var_ratio[1] * 2.0, 1.0, 0.0), "variance"),
+            (rel(1.0, b.saturation_ratio[0] * 0.5, 0.0), "saturation"),
+            (rel(1.0, b.saturation_ratio[1] * 2.0, 0.0), "saturation"),
+            (rel(1.0, 1.0, b.color_shift * 2.0), "shift"),
+            (rel(1.0, 1.0, -b.color_shift * 2.0), "shift"),
+        ] {
+            let why = d.violation(&r).unwrap_or_default();
+            assert!(why.contains(what), "{r:?}: {why:?}");
+        }
+        assert_eq!(d.violation(&rel(1.0, 1.0, 0.0)), None);
+    }
+
+    /// A synthetic run: steady statistics with batch noise never fire; a slow drift of the
+    /// per-image variance downwards (colour blocks) fires once it leaves the bounds, and the
+    /// iteration is recorded.
+    #[test]
+    fn fires_on_a_drifting_run_and_not_on_a_steady_one() {
+        let mut steady = detector();
+        let mut drifting = detector();
+        let mut fired_at = None;
+        for k in 1..=200usize {
+            let wobble = 1.0 + 0.15 * ((k as f64) * 0.7).sin();
+            assert!(!steady.check(k * 10, 1.0, &check(rel(wobble, wobble, 0.02), true)));
+            let drift = wobble * (1.0 - k as f64 / 150.0).max(0.02);
+            if drifting.check(k * 10, 1.0, &check(rel(drift, 1.0, 0.0), true)) {
+                fired_at = Some(k * 10);
+            }
+        }
+        assert_eq!(steady.stability(2000).diverged_at, None);
+        let at = fired_at.unwrap_or(0);
+        assert!(at > 0 && at < 1500, "fired at {at}");
+        assert_eq!(drifting.stability(2000).diverged_at, Some(at));
     }
 
     #[test]
@@ -234,24 +269,5 @@ mod tests {
             "falling saturation keeps the weight"
         );
         assert!((c.update(1.1, 0.2) - 1.21).abs() < 1e-12);
-    }
-
-    #[test]
-    fn pixel_stats_see_saturation_and_colour_shift() {
-        let x = Tensor::from_slice(&[
-            2.0f32, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, -1.0, -1.0, -1.0, -1.0,
-        ])
-        .view([1, 3, 2, 2]);
-        let data = DataStats {
-            channel_mean: [0.0, 0.0, 0.0],
-            pixel_var: 0.1,
-        };
-        let s = PixelStats::of(&x, Some(&data));
-        assert!((s.saturated - 1.0 / 12.0).abs() < 1e-6);
-        assert!((s.color_shift[0] - 0.5).abs() < 1e-6);
-        assert!((s.color_shift[1] - 0.5).abs() < 1e-6);
-        assert!((s.color_shift[2] + 1.0).abs() < 1e-6);
-        // Channel 0 is [2,0,0,0]: variance 0.75; the others are constant.
-        assert!((s.pixel_var - 0.25).abs() < 1e-6);
     }
 }

@@ -1,7 +1,9 @@
 //! One distillation iteration: a generator (student) update with the Decoupled-DMD loss on a
-//! backward-simulated input, then `fake_updates` flow-matching updates of the fake score on the
-//! detached student samples (TTUR). Randomness comes from the global torch generator, which
-//! the stage re-seeds per iteration.
+//! backward-simulated input, then `fake_updates` flow-matching updates of the fake score (TTUR),
+//! each on *fresh* samples of the just-updated student (as DMD2 does: reusing one batch for
+//! every update fits the fake score to 20 images, not to the student's distribution), with τ
+//! drawn over the whole range. Randomness comes from the global torch generator, which the
+//! stage re-seeds per iteration.
 
 use super::levels::{NoiseDraw, Schedule, TauRange};
 use super::loss::{generator_loss, LossConfig, LossOutput, RegInputs};
@@ -32,7 +34,6 @@ pub struct Distiller {
     pub opt_g: AdamW,
     pub opt_f: AdamW,
     pub cfg: DistillConfig,
-    pub data_moments: DataMoments,
 }
 
 pub struct StepReport {
@@ -51,7 +52,6 @@ impl Distiller {
     pub fn new(
         mut teacher: Network,
         cfg: DistillConfig,
-        data_moments: DataMoments,
     ) -> Result<Distiller, NetError> {
         teacher.freeze();
         // Fresh networks of the same spec: their weights are trainable, only values are copied.
@@ -94,12 +94,37 @@ impl Distiller {
             opt_g,
             opt_f,
             cfg,
-            data_moments,
         })
     }
 
-    /// One iteration. `real` [B,3,R,R] and `tokens` [B,L] are a data batch on the device
-    /// (the prompts drive the student; the images only feed the GAN discriminator).
+    /// A student sample by backward simulation: a random student step k, its input reached
+    /// by the student itself from fresh noise, and the student's x0 prediction from there
+    /// (with gradients unless the caller holds a no-grad guard). Returns (x, k, t_k).
+    fn student_sample(
+        &self,
+        tokens: &Tensor,
+        shape: &[i64; 4],
+    ) -> Result<(Tensor, usize, f64), NetError> {
+        let n = self.cfg.student_steps.max(1);
+        let dev = tokens.device();
+        let k = if n > 1 {
+            Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
+                as usize
+        } else {
+            0
+        };
+        let noise = Tensor::randn(*shape, (Kind::Float, dev));
+        let mut fresh = || Tensor::randn(*shape, (Kind::Float, dev));
+        let x_t = backward_simulate(&self.student, &noise, tokens, n, k, &mut fresh)?;
+        let t = student_time(k, n);
+        let t_vec = Tensor::full([shape[0]], t, (Kind::Float, dev));
+        let x = student_x0(&self.student, &x_t, &t_vec, tokens)?;
+        Ok((x, k, t))
+    }
+
+    /// One iteration. `real` [B,3,R,R] and `tokens` [B,L] are a data batch on the device: the
+    /// prompts drive the student; the images are the same prompts' renders, which the
+    /// mean–variance regulariser matches and the GAN discriminator reads.
     pub fn step(
         &mut self,
         real: &Tensor,
@@ -108,28 +133,17 @@ impl Distiller {
         fake_lr: f64,
         full: bool,
     ) -> Result<StepReport, NetError> {
-        let n = self.cfg.student_steps.max(1);
         let b = tokens.size()[0];
         let dev = tokens.device();
         let shape = [b, 3, real.size()[2], real.size()[3]];
         // Backward simulation: a random student step k, input reached by the student itself.
-        let k = if n > 1 {
-            Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
-                as usize
-        } else {
-            0
-        };
-        let noise = Tensor::randn(shape, (Kind::Float, dev));
-        let mut fresh = || Tensor::randn(shape, (Kind::Float, dev));
-        let x_t = backward_simulate(&self.student, &noise, tokens, n, k, &mut fresh)?;
-        let t = student_time(k, n);
-        let t_vec = Tensor::full([b], t, (Kind::Float, dev));
-        let x = student_x0(&self.student, &x_t, &t_vec, tokens)?;
+        let (x, k, t) = self.student_sample(tokens, &shape)?;
         let draw = NoiseDraw::sample(self.cfg.schedule, t, &shape, self.cfg.tau, dev);
         let mut cfg = self.cfg.loss;
         cfg.full = full;
+        let moments = DataMoments::of_renders(real);
         let reg = RegInputs {
-            data: Some(&self.data_moments),
+            data: Some(&moments),
             gan: self.gan.as_ref(),
         };
         let out = generator_loss(&x, tokens, &draw, &self.teacher, &self.fake, &reg, &cfg)?;
@@ -139,10 +153,15 @@ impl Distiller {
         self.opt_g.step(lr);
         let loss = out.loss.double_value(&[]);
 
-        // Fake score: flow matching on the detached student samples.
+        // Fake score: flow matching on fresh samples of the updated student, one batch per
+        // update.
         let x_det = x.detach();
         let mut loss_fake = 0.0;
         for _ in 0..self.cfg.fake_updates {
+            let x_det = {
+                let _g = tch::no_grad_guard();
+                self.student_sample(tokens, &shape)?.0.detach()
+            };
             let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min)
                 + self.cfg.tau.min;
             let eps = Tensor::randn(shape, (Kind::Float, dev));
