@@ -10,7 +10,7 @@
 
 mod common;
 
-use ddmd_report::stats::{fmt_num, fmt_std, mean_std};
+use ddmd_report::stats::{fmt_num, fmt_spread, mean_std};
 use ddmd_report::{load_invocation, parse_report_params, render_report, RenderOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -185,7 +185,7 @@ fn report_in_headless_chromium() {
             assert!(!vals.is_empty(), "{terms} {key}: no DB values");
             let (m, s) = mean_std(&vals);
             let want = if vals.len() > 1 {
-                format!("{} ± {}", fmt_num(m), fmt_std(s, m))
+                format!("{} ± {}", fmt_num(m), fmt_spread(s, m))
             } else {
                 fmt_num(m)
             };

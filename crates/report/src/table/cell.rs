@@ -7,7 +7,7 @@ use super::select::key_matches;
 use super::{CellModel, CellState};
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::TableSpec;
-use crate::stats::{fmt_num, fmt_std, mean_std};
+use crate::stats::{fmt_num, fmt_spread, mean_std};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the cells of a table find beyond their own value, gathered across the table:
@@ -208,7 +208,7 @@ fn value_cell(
     let (mean, std) = mean_std(&vs);
     let n = vs.len();
     let text = if n > 1 {
-        format!("{} ± {}", fmt_num(mean), fmt_std(std, mean))
+        format!("{} ± {}", fmt_num(mean), fmt_spread(std, mean))
     } else {
         fmt_num(mean)
     };
