@@ -49,7 +49,13 @@ fn loss_terms_preset_aggregates_seeds_and_marks_best() {
             .iter()
             .map(|c| c.metric.as_str())
             .collect::<Vec<_>>(),
-        ["fid@1", "fid@4", "stability"]
+        [
+            "fid@1",
+            "fid@4",
+            "stability",
+            "sharpness@4",
+            "color_shift@4"
+        ]
     );
     assert_eq!(t.columns[0].arrow, "↓");
     assert_eq!(t.columns[2].arrow, "↑");
@@ -170,7 +176,7 @@ fn csv_and_markdown() {
     let t = &tables(json!({"tables": [{"preset": "loss_terms"}]}))[0];
     let csv = to_csv(t);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("terms,fid@1,fid@1 ci95,fid@1 n,fid@1 p_vs_best,fid@4,fid@4 ci95,fid@4 n,fid@4 p_vs_best,stability,stability ci95,stability n,stability p_vs_best,flags"));
+    assert_eq!(lines.next(), Some("terms,fid@1,fid@1 ci95,fid@1 n,fid@1 p_vs_best,fid@4,fid@4 ci95,fid@4 n,fid@4 p_vs_best,stability,stability ci95,stability n,stability p_vs_best,sharpness@4,sharpness@4 ci95,sharpness@4 n,sharpness@4 p_vs_best,color_shift@4,color_shift@4 ci95,color_shift@4 n,color_shift@4 p_vs_best,flags"));
     let first = lines.next().expect("row");
     assert!(first.starts_with("CA + DM,17.9,1.27062047361"), "{first}");
     assert!(first.contains(",2,best,"), "{first}");
