@@ -46,7 +46,8 @@ fn auto_table(data: &ReportData) -> Option<TableSpec> {
         .runs
         .iter()
         .flat_map(|r| r.finals.keys())
-        .filter(|k| !k.starts_with("train/"))
+        // Measures of the data (`fid@data`) show in the table's data row, not as columns.
+        .filter(|k| !k.starts_with("train/") && !crate::metrics_meta::is_data_key(k))
         .collect();
     if keys.is_empty() {
         return None;
@@ -68,6 +69,7 @@ fn auto_table(data: &ReportData) -> Option<TableSpec> {
         units: Default::default(),
         direction: Default::default(),
         note: Some("No tables were declared in the report's params; this one shows every final metric (training curves excluded).".into()),
+        data_row: true,
     })
 }
 

@@ -1,6 +1,7 @@
-//! HTML reports of pipeline runs (DESIGN §12): ablation tables (mean ± std over seeds, best
-//! marked, CSV and Markdown beside), plotters SVG charts, sample grids, per-run pages and an
-//! index of reports — static files that open from disk with no network.
+//! HTML reports of pipeline runs (DESIGN §12): ablation tables (mean ± the 95 % interval over
+//! seeds with n, best marked and the other rows tested against it, a data row of each metric's
+//! floor or ceiling, CSV and Markdown beside), plotters SVG charts, sample grids, per-run pages
+//! and an index of reports — static files that open from disk with no network.
 //!
 //! Entry points: [`parse_report_params`] (validate a report stage's params),
 //! [`run_report_stage`] (the worker), [`report_command`] (`ddmd-pipe report`), and

@@ -1,6 +1,11 @@
 //! Small numeric helpers: mean ± std over seeds, number formatting for tables, smoothing and
 //! downsampling of curves for display (the database keeps every point; a browser does not
-//! need 10,000 vertices per line).
+//! need 10,000 vertices per line). Student's t — the tables' 95 % intervals and Welch's test
+//! against the best row — is [`student`].
+
+pub mod student;
+
+pub use student::{welch, Summary, Welch};
 
 /// Mean and sample standard deviation (n − 1; 0 for a single value).
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -46,8 +51,9 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The spread as shown after ±: same number of decimals as the mean would get.
-pub fn fmt_std(std: f64, mean: f64) -> String {
+/// The spread as shown after ± (a table's 95 % half-width, a plot's std): the same number of
+/// decimals as the mean would get, so both line up.
+pub fn fmt_spread(std: f64, mean: f64) -> String {
     let a = mean.abs();
     if !std.is_finite() {
         return fmt_num(std);
@@ -66,6 +72,25 @@ pub fn fmt_std(std: f64, mean: f64) -> String {
     } else {
         format!("{std:.3}")
     }
+}
+
+/// A p-value as a table shows it after `p `, with its relation: `= 0.31` to three significant
+/// digits (so 0.0496 does not read as 0.05), and `< 0.001` below that.
+pub fn fmt_p(p: f64) -> String {
+    if p.is_nan() {
+        return "NaN".into();
+    }
+    if p < 0.001 {
+        return "< 0.001".into();
+    }
+    let decimals = (2 - p.log10().floor() as i32).max(0) as usize;
+    let s = format!("{p:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("= {s}")
 }
 
 /// Exponential moving average with TensorBoard's debiasing; `weight` in [0, 1), 0 = none.
@@ -155,7 +180,12 @@ mod tests {
         assert_eq!(fmt_num(0.0312), "0.031");
         assert_eq!(fmt_num(183.25), "183.2");
         assert_eq!(fmt_num(f64::NAN), "NaN");
-        assert_eq!(fmt_std(0.123, 17.8), "0.12");
+        assert_eq!(fmt_spread(0.123, 17.8), "0.12");
+        assert_eq!(fmt_p(0.31), "= 0.31");
+        assert_eq!(fmt_p(0.0496), "= 0.0496");
+        assert_eq!(fmt_p(0.1055728), "= 0.106");
+        assert_eq!(fmt_p(1.0), "= 1");
+        assert_eq!(fmt_p(0.0002), "< 0.001");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod common;
 
-use ddmd_report::stats::{fmt_num, fmt_std, mean_std};
+use ddmd_report::stats::{fmt_num, fmt_spread, Summary};
 use ddmd_report::{load_invocation, parse_report_params, render_report, RenderOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -168,7 +168,8 @@ fn report_in_headless_chromium() {
     let console = console_lines(&dom.stderr);
     assert!(console.is_empty(), "console output: {console:?}");
 
-    // Cells equal the database: final values by SQL (largest step, latest seq), mean ± std.
+    // Cells equal the database: final values by SQL (largest step, latest seq), mean ± the 95 %
+    // half-width of the mean.
     let cols = ["fid@1", "fid@4", "stability"];
     for (ri, terms) in common::TERMS.iter().enumerate() {
         for (ci, key) in cols.iter().enumerate() {
@@ -183,11 +184,10 @@ fn report_in_headless_chromium() {
                 &[(*key).into(), fx.invocation.into(), (*terms).into()],
             );
             assert!(!vals.is_empty(), "{terms} {key}: no DB values");
-            let (m, s) = mean_std(&vals);
-            let want = if vals.len() > 1 {
-                format!("{} ± {}", fmt_num(m), fmt_std(s, m))
-            } else {
-                fmt_num(m)
+            let s = Summary::of(&vals);
+            let want = match s.ci95_half_width() {
+                Some(h) => format!("{} ± {}", fmt_num(s.mean), fmt_spread(h, s.mean)),
+                None => fmt_num(s.mean),
             };
             let got = cell_text(&dom.stdout, &format!("0:{ri}:{ci}"));
             assert_eq!(got, want, "table 0 row {terms} column {key}");

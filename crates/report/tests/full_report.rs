@@ -225,7 +225,8 @@ fn artifact(seq: u64, name: &str, path: &str) -> Event {
 /// Writes a small GAN sweep through the store's writer, as the orchestrator would: a teacher
 /// with a curve, sample grid and log; distill runs over two heads × two seeds (one diverged,
 /// one with a non-finite metric); an evaluation per distill run (one failed, one cached from an
-/// earlier invocation, unavailable and info notes); a report run. Returns the report params.
+/// earlier invocation, unavailable and info notes, the `@data` measures); a report run.
+/// Returns the report params.
 fn write_with_store(tmp: &Path, db: &Path) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -401,6 +402,10 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
                         Some("hps@4"),
                         "no HPS v2.1 checkpoint configured",
                     ),
+                    // The same metrics on renders of the data, which every evaluate emits:
+                    // the tables' data row (the SQL fixture predates them and has none).
+                    metric(4, "fid@data", 0, 2.0 + 0.1 * seed as f64),
+                    metric(5, "dpg@data", 0, 93.0),
                 ];
                 let r = new_run(inv, "evaluate", &ejob, point.clone(), eparams.clone());
                 if hi == 0 && seed == 1 {

@@ -33,6 +33,14 @@ fn design_example_parses() {
     assert_eq!(spec.plots[0].kind, PlotKind::Line);
     assert!(spec.samples.enabled);
     assert_eq!(spec.log_tail, 40);
+    assert!(t.data_row, "the data row is on unless turned off");
+}
+
+#[test]
+fn data_row_turned_off() {
+    let spec =
+        parse(json!({"tables": [{"preset": "loss_terms", "data_row": false}]})).expect("valid");
+    assert!(!spec.tables[0].data_row);
 }
 
 #[test]
@@ -62,7 +70,9 @@ fn invalid_params_have_exact_messages() {
         (json!({"tables": [{"rows": "terms", "columns": "seed"}]}), "tables[0].metric: missing; `columns: seed` makes one column per value of axis `seed`, so the table needs the metric to show in them"),
         (json!({"tables": [{"rows": "terms", "columns": "terms", "metric": "fid@4"}]}), "tables[0].columns: axis `terms` is already used for the rows"),
         (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "filter": {"terms": "CA only"}}]}), "tables[0].filter.terms: this axis makes the rows; filter on another axis, or list the wanted rows' values here and remove it from `rows`"),
-        (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "colour": 1}]}), "tables[0].colour: unknown key; expected one of: title, preset, rows, columns, metric, filter, units, direction, note"),
+        (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "colour": 1}]}), "tables[0].colour: unknown key; expected one of: title, preset, rows, columns, metric, filter, units, direction, note, data_row"),
+        (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "data_row": "no"}]}), "tables[0].data_row: expected true or false, got string \"no\""),
+        (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "data_rows": false}]}), "tables[0].data_rows: unknown key; did you mean `data_row`?"),
         (json!({"tables": [{"rows": "terms", "colums": ["fid@4"]}]}), "tables[0].colums: unknown key; did you mean `columns`?"),
         (json!({"tables": [{"preset": "loss_term"}]}), "tables[0].preset: unknown preset \"loss_term\"; expected one of: loss_terms, renoise_schedules, regularizers, cfg_scale, deployment"),
         (json!({"tables": [{"rows": "terms", "columns": ["fid@4"], "direction": {"fid@4": "sideways"}}]}), "tables[0].direction.fid@4: expected up / down / none (or max / min), got \"sideways\""),

@@ -8,7 +8,9 @@
 
 mod common;
 
-use ddmd_report::table::{build_table, to_csv, to_markdown, CellState, TableModel};
+use ddmd_report::table::{
+    build_table, to_csv, to_markdown, CellState, RowKind, TableModel, Verdict,
+};
 use ddmd_report::{load_invocation, parse_report_params};
 use serde_json::json;
 
@@ -47,7 +49,13 @@ fn loss_terms_preset_aggregates_seeds_and_marks_best() {
             .iter()
             .map(|c| c.metric.as_str())
             .collect::<Vec<_>>(),
-        ["fid@1", "fid@4", "stability"]
+        [
+            "fid@1",
+            "fid@4",
+            "stability",
+            "sharpness@4",
+            "color_shift@4"
+        ]
     );
     assert_eq!(t.columns[0].arrow, "↓");
     assert_eq!(t.columns[2].arrow, "↑");
@@ -61,9 +69,17 @@ fn loss_terms_preset_aggregates_seeds_and_marks_best() {
     assert_eq!(c.n, 2);
     assert!((c.mean.unwrap() - 17.9).abs() < 1e-9);
     assert!((c.std.unwrap() - (0.02f64).sqrt()).abs() < 1e-9);
-    assert_eq!(c.text, "17.90 ± 0.14");
+    // ± the 95 % half-width: t_{0.975,1} · s / √2 = 12.706 · 0.1.
+    assert!((c.ci95.unwrap() - 1.2706204736174694).abs() < 1e-9);
+    assert_eq!(c.text, "17.90 ± 1.27");
     assert!(c.best, "lowest FID is best");
     assert!(!row(t, "CA only").cells[0].best);
+    // Two seeds each cannot tell CA only from CA + DM (scipy: p = 0.1987).
+    let v = row(t, "CA only").cells[0].versus_best.as_ref().unwrap();
+    assert_eq!(v.verdict, Verdict::Indistinguishable);
+    assert!((v.p.unwrap() - 0.1987273889345277).abs() < 1e-9, "{v:?}");
+    // The fixture's database predates the `@data` keys: no data row.
+    assert!(t.rows.iter().all(|r| r.kind == RowKind::Variant));
 
     // Stability is logged by distill and by evaluate for the same point: counted once.
     let ca_only = row(t, "CA only");
@@ -84,6 +100,10 @@ fn loss_terms_preset_aggregates_seeds_and_marks_best() {
     let dm = row(t, "DM only");
     assert_eq!(dm.cells[0].n, 1);
     assert_eq!(dm.cells[0].text, "35.10");
+    assert_eq!(
+        dm.cells[0].versus_best.as_ref().map(|v| v.verdict),
+        Some(Verdict::Untested)
+    );
     assert!(dm
         .flags
         .iter()
@@ -156,24 +176,26 @@ fn csv_and_markdown() {
     let t = &tables(json!({"tables": [{"preset": "loss_terms"}]}))[0];
     let csv = to_csv(t);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("terms,fid@1,fid@1 std,fid@1 n,fid@4,fid@4 std,fid@4 n,stability,stability std,stability n,flags"));
+    assert_eq!(lines.next(), Some("terms,fid@1,fid@1 ci95,fid@1 n,fid@1 p_vs_best,fid@4,fid@4 ci95,fid@4 n,fid@4 p_vs_best,stability,stability ci95,stability n,stability p_vs_best,sharpness@4,sharpness@4 ci95,sharpness@4 n,sharpness@4 p_vs_best,color_shift@4,color_shift@4 ci95,color_shift@4 n,color_shift@4 p_vs_best,flags"));
     let first = lines.next().expect("row");
-    assert!(
-        first.starts_with("CA + DM,17.9,0.14142135623730"),
-        "{first}"
-    );
+    assert!(first.starts_with("CA + DM,17.9,1.27062047361"), "{first}");
+    assert!(first.contains(",2,best,"), "{first}");
     let dm = csv
         .lines()
         .find(|l| l.starts_with("DM only"))
         .expect("DM only row");
-    assert!(dm.starts_with("DM only,35.1,,1,28.9,,1,"), "{dm}");
+    assert!(
+        dm.starts_with("DM only,35.1,,1,untested,28.9,,1,untested,"),
+        "{dm}"
+    );
     assert!(dm.ends_with(",failed ×1"), "{dm}");
     let md = to_markdown(t);
     assert!(
         md.contains("| terms | 1-step FID ↓ (judge, N=2000) |"),
         "{md}"
     );
-    assert!(md.contains("**17.90 ± 0.14** (n=2)"), "{md}");
+    assert!(md.contains("**17.90 ± 1.27** (n=2)"), "{md}");
+    assert!(md.contains("≈ p = 0.199"), "{md}");
     assert!(md.contains("CA only (diverged ×2)"), "{md}");
 }
 

@@ -2,7 +2,7 @@
 //! matrix axes; columns are metric keys, or the values of one more axis showing one metric.
 
 use super::filter::{opt_filter, Filter};
-use super::values::{check_keys, object, opt_string, show, string};
+use super::values::{check_keys, object, opt_bool, opt_string, show, string};
 use crate::error::{ReportError, Result};
 use crate::metrics_meta::Direction;
 use crate::presets;
@@ -23,6 +23,9 @@ pub struct TableSpec {
     /// Metric -> better direction; `None` turns best-marking off for that metric.
     pub direction: BTreeMap<String, Option<Direction>>,
     pub note: Option<String>,
+    /// Show the last row of each metric measured on the data (`fid@data` under `fid@4`);
+    /// `data_row: false` turns it off.
+    pub data_row: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -49,6 +52,7 @@ const TABLE_KEYS: &[&str] = &[
     "units",
     "direction",
     "note",
+    "data_row",
 ];
 
 pub(super) fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
@@ -68,6 +72,7 @@ pub(super) fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
     let units = parse_units(&m, path)?;
     let direction = parse_directions(&m, path)?;
     let note = opt_string(&m, "note", path)?;
+    let data_row = opt_bool(&m, "data_row", path)?.unwrap_or(true);
     Ok(TableSpec {
         title,
         preset,
@@ -77,6 +82,7 @@ pub(super) fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
         units,
         direction,
         note,
+        data_row,
     })
 }
 

@@ -53,6 +53,19 @@ pub(super) fn opt_string(m: &Map<String, Value>, key: &str, path: &str) -> Resul
     }
 }
 
+/// `m[key]` as a boolean when present: only `true` / `false`, not `"no"` or `0`, so a switch
+/// reads one way in every file.
+pub(super) fn opt_bool(m: &Map<String, Value>, key: &str, path: &str) -> Result<Option<bool>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(ReportError::param(
+            format!("{path}.{key}"),
+            format!("expected true or false, got {}", show(other)),
+        )),
+    }
+}
+
 pub(super) fn uint(v: &Value, path: &str) -> Result<usize> {
     v.as_u64().map(|n| n as usize).ok_or_else(|| {
         ReportError::param(

@@ -1,13 +1,14 @@
-//! One cell: the runs of a row (and column value) reduced to mean ± std of a metric, or to
-//! the reason there is no value — unavailable, ambiguous, non-finite, failed or missing, kept
-//! apart because each asks the reader for something else.
+//! One cell: the runs of a row (and column value) reduced to the mean of a metric ± the 95 %
+//! interval of that mean, or to the reason there is no value — unavailable, ambiguous,
+//! non-finite, failed or missing, kept apart because each asks the reader for something else.
+//! Also the data row's cells, which read the same way but feed nothing into the table's tally.
 
 use super::notes::Notes;
 use super::select::key_matches;
 use super::{CellModel, CellState};
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::TableSpec;
-use crate::stats::{fmt_num, fmt_std, mean_std};
+use crate::stats::{fmt_num, fmt_spread, Summary};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the cells of a table find beyond their own value, gathered across the table:
@@ -196,8 +197,67 @@ fn absence_footnotes(
     footnotes
 }
 
-/// A cell with values: mean (± std over several runs), the per-run values as its tooltip, and
-/// a footnote when non-finite values were left out of the mean.
+/// The cell of the data row for `pattern` (already the data key, `fid@data`) over `in_cell`'s
+/// runs: the mean alone as its text, since the row is a reference line rather than a result
+/// with an uncertainty to weigh; n, the interval and the range go to the tooltip and the CSV.
+/// No footnotes: a run that failed is already footnoted in its own row.
+pub(super) fn data_cell(in_cell: &[&RunRecord], pattern: &str) -> CellModel {
+    let per_point = latest_per_point(in_cell, pattern);
+    let found = sort_contributions(&per_point, &mut BTreeSet::new());
+    if found.values.is_empty() {
+        return empty_cell(pattern, &found, &[], Vec::new());
+    }
+    let vs: Vec<f64> = found.values.iter().map(|v| v.0).collect();
+    let s = Summary::of(&vs);
+    let (lo, hi) = vs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let what = crate::metrics_meta::known_label(pattern).unwrap_or(pattern);
+    let mut title = format!("{what} on renders of the data ({pattern})");
+    if s.n > 1 && lo == hi {
+        title.push_str(&format!(": {} in all {} runs", fmt_num(lo), s.n));
+    } else if s.n > 1 {
+        title.push_str(&format!(
+            ": mean of {} runs, range {} to {}",
+            s.n,
+            fmt_num(lo),
+            fmt_num(hi)
+        ));
+    }
+    CellModel {
+        state: CellState::Value,
+        text: fmt_num(s.mean),
+        mean: Some(s.mean),
+        std: (s.n > 1).then_some(s.sd),
+        ci95: s.ci95_half_width(),
+        n: s.n,
+        best: false,
+        versus_best: None,
+        title,
+        footnotes: Vec::new(),
+    }
+}
+
+/// The data row's cell under a column whose metric has no data counterpart.
+pub(super) fn blank_cell(pattern: &str) -> CellModel {
+    CellModel {
+        state: CellState::Blank,
+        text: String::new(),
+        mean: None,
+        std: None,
+        ci95: None,
+        n: 0,
+        best: false,
+        versus_best: None,
+        title: format!("{pattern} has no step setting to measure on the data"),
+        footnotes: Vec::new(),
+    }
+}
+
+/// A cell with values: mean (± the 95 % interval of the mean over several runs), the per-run
+/// values as its tooltip, and a footnote when non-finite values were left out of the mean.
 fn value_cell(
     pattern: &str,
     found: &Found,
@@ -205,12 +265,11 @@ fn value_cell(
     notes: &mut Notes,
 ) -> CellModel {
     let vs: Vec<f64> = found.values.iter().map(|v| v.0).collect();
-    let (mean, std) = mean_std(&vs);
-    let n = vs.len();
-    let text = if n > 1 {
-        format!("{} ± {}", fmt_num(mean), fmt_std(std, mean))
-    } else {
-        fmt_num(mean)
+    let s = Summary::of(&vs);
+    let ci95 = s.ci95_half_width();
+    let text = match ci95 {
+        Some(h) => format!("{} ± {}", fmt_num(s.mean), fmt_spread(h, s.mean)),
+        None => fmt_num(s.mean),
     };
     let mut title = found
         .values
@@ -227,13 +286,24 @@ fn value_cell(
             "{pattern}: {nonfinite} run(s) ended with NaN/∞ and are left out of the mean."
         )));
     }
+    if let Some(h) = ci95 {
+        title.push_str(&format!(
+            "\nmean {} ± {} (95 % interval of the mean, n = {}; std {})",
+            fmt_num(s.mean),
+            fmt_spread(h, s.mean),
+            s.n,
+            fmt_spread(s.sd, s.mean)
+        ));
+    }
     CellModel {
         state: CellState::Value,
         text,
-        mean: Some(mean),
-        std: if n > 1 { Some(std) } else { None },
-        n,
+        mean: Some(s.mean),
+        std: (s.n > 1).then_some(s.sd),
+        ci95,
+        n: s.n,
         best: false,
+        versus_best: None,
         title,
         footnotes,
     }
@@ -293,8 +363,10 @@ fn empty_cell(
         text,
         mean: None,
         std: None,
+        ci95: None,
         n: 0,
         best: false,
+        versus_best: None,
         title,
         footnotes,
     }

@@ -2,7 +2,7 @@
 //! each column, which needs every row's value first.
 
 use super::layout::ColumnDef;
-use super::{CellState, ColumnModel, RowModel};
+use super::{CellState, ColumnModel, RowKind, RowModel};
 use crate::metrics_meta::{self, Direction};
 use crate::report_params::TableSpec;
 use std::collections::BTreeSet;
@@ -49,13 +49,15 @@ pub(super) fn column_models(
         .collect()
 }
 
-/// Marks the best value of each column with a direction. Only cells with a value take part,
-/// and a column with a single value has no best.
+/// Marks the best value of each column with a direction. Only cells with a value in variant
+/// rows take part (the data row is a reference, not a contender), and a column with a single
+/// value has no best.
 pub(super) fn mark_best(columns: &[ColumnModel], rows: &mut [RowModel]) {
     for (ci, col) in columns.iter().enumerate() {
         let Some(dir) = col.direction else { continue };
         let best = rows
             .iter()
+            .filter(|r| r.kind == RowKind::Variant)
             .filter_map(|r| {
                 r.cells[ci]
                     .mean
@@ -69,12 +71,12 @@ pub(super) fn mark_best(columns: &[ColumnModel], rows: &mut [RowModel]) {
         if let Some(b) = best {
             let with_values = rows
                 .iter()
-                .filter(|r| r.cells[ci].state == CellState::Value)
+                .filter(|r| r.kind == RowKind::Variant && r.cells[ci].state == CellState::Value)
                 .count();
             if with_values < 2 {
                 continue; // a single value is not "best" of anything
             }
-            for r in rows.iter_mut() {
+            for r in rows.iter_mut().filter(|r| r.kind == RowKind::Variant) {
                 if r.cells[ci].state == CellState::Value && r.cells[ci].mean == Some(b) {
                     r.cells[ci].best = true;
                 }

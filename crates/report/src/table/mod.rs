@@ -1,19 +1,24 @@
 //! Builds an ablation table from a [`TableSpec`] and the runs: rows from matrix axes, columns
 //! from metric keys (or the values of an axis), repeats that differ only in `seed` aggregated
-//! as mean ± std, the best cell per column marked, missing / unavailable / failed kept apart.
-//! Also writes the table as CSV and Markdown. No HTML here: the template renders the model.
+//! as mean ± the 95 % interval of the mean with n, the best cell per column marked and every
+//! other row tested against it (Welch), a last row with each metric measured on the data (its
+//! floor or ceiling), missing / unavailable / failed kept apart. Also writes the table as CSV
+//! and Markdown. No HTML here: the template renders the model.
 //!
 //! The steps, one file each: `layout` (runs, rows, columns), `rows` and `cell` (the values),
-//! `columns` (headers, best marks), `notes` (footnotes, notes under the table), `export`
-//! (CSV, Markdown); `select` holds the filter and key patterns plots and samples share.
+//! `columns` (headers, best marks), `significance` (the test against the best), `data_row`,
+//! `notes` (footnotes, legend, notes under the table), `export` (CSV, Markdown); `select`
+//! holds the filter and key patterns plots and samples share.
 
 mod cell;
 mod columns;
+mod data_row;
 mod export;
 mod layout;
 mod notes;
 mod rows;
 mod select;
+mod significance;
 
 use crate::metrics_meta::Direction;
 use crate::model::RunRecord;
@@ -21,6 +26,7 @@ use crate::report_params::TableSpec;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
+pub use data_row::DATA_ROW_LABEL;
 pub use export::{header_text, slugify, to_csv, to_markdown};
 pub use select::{key_matches, passes};
 
@@ -33,7 +39,11 @@ pub struct TableModel {
     pub preset: Option<String>,
     pub row_axes: Vec<String>,
     pub columns: Vec<ColumnModel>,
+    /// The variants' rows, then the data row when there is one.
     pub rows: Vec<RowModel>,
+    /// How to read the table (±, n, bold, ≈, the data row), one line each; only the lines for
+    /// marks the table uses.
+    pub legend: Vec<String>,
     pub notes: Vec<String>,
     pub footnotes: Vec<Footnote>,
 }
@@ -52,8 +62,21 @@ pub struct ColumnModel {
     pub setting_mixed: bool,
 }
 
+/// A variant of the ablation, or the data row under them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowKind {
+    /// One combination of the row axes' values: ranked, tested.
+    Variant,
+    /// Each column's metric measured on renders of the data (`fid@data`, `dpg@data/entity`):
+    /// the floor or ceiling the variants are read against, never ranked.
+    Data,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RowModel {
+    pub kind: RowKind,
+    /// One per row axis; the data row has its label first and empty ones after.
     pub labels: Vec<String>,
     pub cells: Vec<CellModel>,
     /// Markers such as `failed (1)` and `diverged (2)`, with their explanations.
@@ -77,20 +100,52 @@ pub enum CellState {
     Failed,
     NonFinite,
     Ambiguous,
+    /// No meaning in its row: the data row under a metric that has no data counterpart
+    /// (`stability`, `train/loss`).
+    Blank,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct CellModel {
     pub state: CellState,
-    /// As displayed: `17.80 ± 0.12`, `n/a`, `—`, `failed`.
+    /// As displayed: `17.80 ± 1.27` (mean ± 95 % half-width), `n/a`, `—`, `failed`.
     pub text: String,
     pub mean: Option<f64>,
+    /// Sample standard deviation over the runs (n > 1).
     pub std: Option<f64>,
+    /// Half-width of the 95 % confidence interval of the mean, t_{0.975, n−1}·s/√n (n > 1).
+    pub ci95: Option<f64>,
     pub n: usize,
     pub best: bool,
+    /// The row tested against the column's best (Welch): set on value cells of variant rows
+    /// in columns with a direction, except the best cells themselves.
+    pub versus_best: Option<VersusBest>,
     /// Tooltip: per-run values or the reason a value is absent.
     pub title: String,
     pub footnotes: Vec<usize>,
+}
+
+/// A cell against its column's best cell.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersusBest {
+    pub verdict: Verdict,
+    /// Welch's two-sided p-value; `None` when untested.
+    pub p: Option<f64>,
+    /// Shown next to the value: `≈`, `?`, or nothing when the best is significantly better.
+    pub marker: String,
+    /// Tooltip: the test and its p, or why there is none.
+    pub title: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// p < 0.05: the best is better than this row.
+    Worse,
+    /// p ≥ 0.05: the seeds do not tell this row from the best.
+    Indistinguishable,
+    /// n < 2 on one side: no variance, no test, no ordering claimed.
+    Untested,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -117,6 +172,12 @@ pub fn build_table(index: usize, spec: &TableSpec, runs: &[RunRecord]) -> TableM
         .collect();
     let columns = columns::column_models(spec, &col_defs, &tally.settings);
     columns::mark_best(&columns, &mut rows);
+    significance::compare_with_best(&columns, &mut rows);
+    // After the ranking, so the data row can never take part in it.
+    if spec.data_row {
+        rows.extend(data_row::build(spec, &candidates, &col_defs, col_axis));
+    }
+    let legend = notes::legend(&rows);
     let table_notes = notes::table_notes(spec, &tally.pooled, &columns, &rows);
     TableModel {
         index,
@@ -126,6 +187,7 @@ pub fn build_table(index: usize, spec: &TableSpec, runs: &[RunRecord]) -> TableM
         row_axes: spec.rows.clone(),
         columns,
         rows,
+        legend,
         notes: table_notes,
         footnotes: tally.notes.footnotes,
     }

@@ -1,7 +1,9 @@
-//! The text around a table: numbered footnotes that cells point to, and the notes under the
-//! table (filter, pooled axes, mixed settings, why it is empty, the user's own note).
+//! The text around a table: numbered footnotes that cells point to, the legend (how to read
+//! the marks), and the notes under the table (filter, pooled axes, mixed settings, why it is
+//! empty, the user's own note).
 
-use super::{ColumnModel, Footnote, RowModel};
+use super::significance::ALPHA;
+use super::{CellState, ColumnModel, Footnote, RowKind, RowModel, Verdict};
 use crate::report_params::TableSpec;
 use std::collections::BTreeSet;
 
@@ -21,6 +23,49 @@ impl Notes {
         self.footnotes.push(Footnote { n, text });
         n
     }
+}
+
+/// How to read the table, for the HTML page and the Markdown file alike: always what bold, ±
+/// and n mean; the lines for `≈`, `?` and the data row only where the table shows them.
+pub(super) fn legend(rows: &[RowModel]) -> Vec<String> {
+    let mut lines = vec![
+        "Best value per column in bold (↑ higher is better, ↓ lower is better). Mean ± half-width of the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom) over repeats that differ only in seed; n = runs; a single run shows its value alone.".to_string(),
+    ];
+    let verdicts = || {
+        rows.iter()
+            .flat_map(|r| &r.cells)
+            .filter_map(|c| c.versus_best.as_ref().map(|v| v.verdict))
+    };
+    if verdicts().any(|v| v == Verdict::Indistinguishable) {
+        lines.push(format!(
+            "≈: not distinguishable from the best at p < {ALPHA} (Welch's t-test over seeds); p in the tooltip and the CSV."
+        ));
+    }
+    if verdicts().any(|v| v == Verdict::Untested) {
+        lines.push(
+            "?: untested: n = 1 on one side (this row or the best), so Welch's t-test is not possible and no ordering is claimed.".into(),
+        );
+    }
+    if rows.iter().any(|r| r.kind == RowKind::Data) {
+        lines.push(
+            "Data (floor · ceiling): each metric measured on renders of the data instead of samples (fid@data, dpg@data, …), the mean over the table's runs: the floor of FID, the ceiling of DPG. Not ranked.".into(),
+        );
+    }
+    let states = || rows.iter().flat_map(|r| &r.cells).map(|c| c.state);
+    let mut absent = Vec::new();
+    if states().any(|s| s == CellState::Missing) {
+        absent.push("— no value reported");
+    }
+    if states().any(|s| s == CellState::Unavailable) {
+        absent.push("n/a unavailable (reason in the footnote)");
+    }
+    if states().any(|s| s == CellState::Failed) {
+        absent.push("failed: the run failed");
+    }
+    if !absent.is_empty() {
+        lines.push(format!("{}.", absent.join(" · ")));
+    }
+    lines
 }
 
 /// The notes under the table, in the order a reader needs them: what was left out, what was
@@ -53,7 +98,7 @@ pub(super) fn table_notes(
                 .into(),
         );
     }
-    if rows.is_empty() {
+    if !rows.iter().any(|r| r.kind == RowKind::Variant) {
         table_notes.push(format!(
             "No run has all of the row axes ({}){}.",
             spec.rows.join(", "),

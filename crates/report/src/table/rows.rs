@@ -3,7 +3,7 @@
 
 use super::cell::{build_cell, Tally};
 use super::layout::{runs_in_cell, runs_in_row, ColumnDef};
-use super::{Flag, RowModel};
+use super::{Flag, RowKind, RowModel};
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::TableSpec;
 
@@ -29,6 +29,7 @@ pub(super) fn build_row(
         ));
     }
     RowModel {
+        kind: RowKind::Variant,
         labels: key.to_vec(),
         cells,
         flags: row_flags(&in_row),

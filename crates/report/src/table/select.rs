@@ -1,6 +1,7 @@
 //! Which runs and metric keys a table (or plot, or sample grid) takes: axis filters, and key
 //! patterns with `*`.
 
+use crate::metrics_meta::is_data_key;
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::Filter;
 use crate::stats::labels_match;
@@ -15,10 +16,16 @@ pub fn passes(run: &RunRecord, filter: &Filter) -> bool {
 
 /// `*` matches any run of characters within one `/`-separated part of the key; everything else
 /// literally. So `dpg@*` is `dpg@4`, not also its breakdown `dpg@4/count`, and
-/// `throughput@*/bs16` is `throughput@4/bs16`.
+/// `throughput@*/bs16` is `throughput@4/bs16`. A `*` never matches a measure of the data
+/// (`dpg@data`, which every evaluate run emits beside `dpg@4`): `dpg@*` would otherwise match
+/// two keys of each run; tables show those in their data row, and a pattern that names `data`
+/// (`dpg@data`) still matches them.
 pub fn key_matches(pattern: &str, key: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == key;
+    }
+    if is_data_key(key) && !is_data_key(pattern) {
+        return false;
     }
     let (pats, keys): (Vec<&str>, Vec<&str>) =
         (pattern.split('/').collect(), key.split('/').collect());
@@ -62,5 +69,10 @@ mod tests {
         assert!(key_matches("dpg@*/count", "dpg@4/count"));
         assert!(key_matches("*/bs16", "throughput@4/bs16"));
         assert!(!key_matches("throughput@*", "throughput@4/bs16"));
+        // Measures of the data are the data row's, not a wildcard's.
+        assert!(!key_matches("dpg@*", "dpg@data"));
+        assert!(!key_matches("dpg@*/entity", "dpg@data/entity"));
+        assert!(key_matches("dpg@data/*", "dpg@data/entity"));
+        assert!(key_matches("dpg@data", "dpg@data"));
     }
 }
