@@ -138,6 +138,10 @@ def main():
         "tau_above1": t + (1 - t) * (1 - torch.rand(B)) * 0.97,
         "tau_above2": t + (1 - t) * (1 - torch.rand(B)) * 0.97,
         "tau_any": torch.rand(B) * 0.96 + 0.02,
+        # One fake-score update: student samples, their noise and levels over the whole range.
+        "fake_x": (torch.randn(B, 3, R, R) * 0.5).clamp(-1, 1),
+        "fake_eps": torch.randn(B, 3, R, R),
+        "fake_tau": torch.rand(B) * 0.96 + 0.02,
     }
     write_safetensors(os.path.join(out, "inputs.safetensors"), inp)
 
@@ -171,9 +175,22 @@ def main():
         case.update(parts)
         for name, p in student.named_parameters():
             expected[f"{case['name']}.{name.replace('.', '_')}"] = p.detach().clone()
+    # The fake score's flow-matching update: v = fake(x_tau), target x0 - eps, MSE; clipped,
+    # one AdamW step.
+    x, eps, tau = inp["fake_x"], inp["fake_eps"], inp["fake_tau"]
+    opt = torch.optim.AdamW(fake.parameters(), lr=LR)
+    x_tau = tau[:, None, None, None] * x + (1 - tau[:, None, None, None]) * eps
+    fake_loss = ((fake(x_tau, tau, tokens) - (x - eps)) ** 2).mean()
+    opt.zero_grad()
+    fake_loss.backward()
+    torch.nn.utils.clip_grad_norm_(fake.parameters(), CLIP)
+    opt.step()
+    for name, p in fake.named_parameters():
+        expected[f"fake_update.{name.replace('.', '_')}"] = p.detach().clone()
     write_safetensors(os.path.join(out, "expected.safetensors"), expected)
     with open(os.path.join(out, "cases.json"), "w") as f:
-        json.dump({"alpha": ALPHA, "norm_eps": NORM_EPS, "lr": LR, "clip": CLIP, "cases": cases}, f, indent=1)
+        json.dump({"alpha": ALPHA, "norm_eps": NORM_EPS, "lr": LR, "clip": CLIP, "cases": cases,
+                   "fake_loss": fake_loss.item()}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ mod tests {
             background: ColorName::Black,
             objects: vec![obj(Shape::Circle)],
         };
-        let same = judge_agreement(&[&target], &[target.clone()], &[target.clone()]);
+        let same = judge_agreement(
+            &[&target],
+            std::slice::from_ref(&target),
+            std::slice::from_ref(&target),
+        );
         assert_eq!(same["all"], 1.0);
         // The second judge sees a square: entity differs, and so does nothing else (colour and
         // size are asked by cell and still pass; background and count agree).
@@ -46,7 +50,7 @@ mod tests {
             objects: vec![obj(Shape::Square)],
             ..target.clone()
         };
-        let r = judge_agreement(&[&target], &[target.clone()], &[other]);
+        let r = judge_agreement(&[&target], std::slice::from_ref(&target), &[other]);
         assert_eq!(r["entity"], 0.0);
         assert_eq!(r["global"], 1.0);
         assert_eq!(r["count"], 1.0);

@@ -115,15 +115,13 @@ fn sample(
     gen: &Generator,
     world: &ShapesWorld,
     prompts: &[Scene],
-    per_prompt: usize,
+    s: &Settings,
     steps: usize,
-    alpha: Option<f64>,
-    batch: usize,
     seed: u64,
 ) -> Result<Tensor> {
     let texts: Vec<String> = prompts
         .iter()
-        .flat_map(|s| std::iter::repeat_n(s.prompt(), per_prompt))
+        .flat_map(|p| std::iter::repeat_n(p.prompt(), s.per_prompt))
         .collect();
     let tokens = world.tokens_of(&texts);
     let n = texts.len() as i64;
@@ -131,13 +129,13 @@ fn sample(
     let mut i = 0;
     let mut k = 0u64;
     while i < n {
-        let b = (n - i).min(batch as i64);
+        let b = (n - i).min(s.batch as i64);
         let _g = tch::no_grad_guard();
         let imgs = gen
             .try_generate_with(
                 &tokens.narrow(0, i, b),
                 Some(steps),
-                alpha,
+                s.alpha,
                 seed.wrapping_add(k),
             )
             .with_context(|| format!("sampling {steps}-step images {i}..{}", i + b))?;
@@ -173,16 +171,17 @@ fn upstreams(job: &JobFile) -> Result<Upstreams<'_>> {
         .or(teacher)
         .context("evaluate needs an upstream distill or teacher job (needs: [...])")?;
     let judges: Vec<&UpstreamJob> = of(StageKind::Judge).collect();
-    let (judge, second_judge) = match judges.as_slice() {
-        [] => bail!("evaluate needs an upstream judge job (needs: [..., judge])"),
-        [one] => (*one, None),
-        [one, two] => (*one, Some(*two)),
-        more => bail!(
+    let (judge, second_judge) =
+        match judges.as_slice() {
+            [] => bail!("evaluate needs an upstream judge job (needs: [..., judge])"),
+            [one] => (*one, None),
+            [one, two] => (*one, Some(*two)),
+            more => bail!(
             "evaluate reads one judge, or two to measure their agreement; its needs bring {}: {}",
             more.len(),
             more.iter().map(|u| u.job.to_string()).collect::<Vec<_>>().join(", ")
         ),
-    };
+        };
     Ok(Upstreams {
         generator,
         // The teacher is a comparison only when the generator is something else.
@@ -361,10 +360,22 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
 
     // The same prompts rendered twice with fresh jitter: the comparison set, and the data row.
     let t = std::time::Instant::now();
-    let (compare, _) =
-        same_prompt_renders(&world, &prompts, s.per_prompt, s.samples, COMPARE_SALT, s.seed);
-    let (data_row, _) =
-        same_prompt_renders(&world, &prompts, s.per_prompt, s.samples, DATA_ROW_SALT, s.seed);
+    let (compare, _) = same_prompt_renders(
+        &world,
+        &prompts,
+        s.per_prompt,
+        s.samples,
+        COMPARE_SALT,
+        s.seed,
+    );
+    let (data_row, _) = same_prompt_renders(
+        &world,
+        &prompts,
+        s.per_prompt,
+        s.samples,
+        DATA_ROW_SALT,
+        s.seed,
+    );
     let ref_feats = if wants(&s, "fid") || wants(&s, "kid") {
         Some(judge.features(&compare)?.to_device(Device::Cpu))
     } else {
@@ -419,10 +430,8 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             &gen,
             &world,
             &prompts,
-            s.per_prompt,
+            &s,
             steps,
-            s.alpha,
-            s.batch,
             s.seed.wrapping_mul(1_000_003).wrapping_add(steps as u64),
         )?;
         let images = images.narrow(0, 0, s.samples as i64);

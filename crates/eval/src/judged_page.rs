@@ -38,7 +38,9 @@ pub fn write_judged_page(
 ) -> Result<()> {
     let (chw, h, w) = tensor_to_chw_images(images)?;
     if h != w {
-        return Err(EvalError::Invalid(format!("images are {h}×{w}, not square")));
+        return Err(EvalError::Invalid(format!(
+            "images are {h}×{w}, not square"
+        )));
     }
     let img_dir = dir.join(name);
     std::fs::create_dir_all(&img_dir).map_err(|e| EvalError::io(&img_dir, e))?;
@@ -74,7 +76,11 @@ pub fn write_judged_page(
             s = 100.0 * score
         );
         for (q, (_, ok)) in targets[i].questions().iter().zip(&answers) {
-            let (class, mark) = if *ok > 0.0 { ("ok", "✓") } else { ("no", "✗") };
+            let (class, mark) = if *ok > 0.0 {
+                ("ok", "✓")
+            } else {
+                ("no", "✗")
+            };
             let _ = write!(
                 html,
                 "<li class={class}>{mark} [{}] {}</li>",
@@ -106,8 +112,16 @@ mod tests {
         let b = w.batch(1, 0, 3);
         let targets: Vec<&Scene> = b.scenes.iter().collect();
         let dir = tempfile::tempdir().unwrap();
-        write_judged_page(dir.path(), "judged@4", "<x>", &b.images, &targets, &b.scenes, 2)
-            .unwrap();
+        write_judged_page(
+            dir.path(),
+            "judged@4",
+            "<x>",
+            &b.images,
+            &targets,
+            &b.scenes,
+            2,
+        )
+        .unwrap();
         let html = std::fs::read_to_string(dir.path().join("judged@4.html")).unwrap();
         assert!(html.contains("&lt;x&gt;"), "title escaped");
         assert!(html.contains(&esc(&b.scenes[0].prompt())));

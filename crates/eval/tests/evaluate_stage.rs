@@ -218,7 +218,11 @@ fn evaluate_a_teacher_with_every_metric() {
         vec![upstream(&teacher), upstream(&judge), upstream(&judge2)],
     );
     let evs3 = run(&ev3, ddmd_eval::run_evaluate_stage).unwrap();
-    for k in ["judge_agreement@1", "judge_agreement@1/entity", "judge_agreement@data"] {
+    for k in [
+        "judge_agreement@1",
+        "judge_agreement@1/entity",
+        "judge_agreement@data",
+    ] {
         assert!(
             metric(&evs3, k).is_some_and(|v| (0.0..=100.0).contains(&v)),
             "{k}"
@@ -236,7 +240,10 @@ fn evaluate_a_teacher_with_every_metric() {
             upstream(&judge),
         ],
     );
-    let err = format!("{:#}", run(&three, ddmd_eval::run_evaluate_stage).unwrap_err());
+    let err = format!(
+        "{:#}",
+        run(&three, ddmd_eval::run_evaluate_stage).unwrap_err()
+    );
     assert!(err.contains("one judge, or two"), "{err}");
 
     // missing upstream judge, unknown metric: errors with a message
@@ -319,7 +326,10 @@ fn psnr_against_the_teacher_needs_the_teacher() {
         params,
         vec![upstream(&student), upstream(&judge)],
     );
-    let err = format!("{:#}", run(&no_teacher, ddmd_eval::run_evaluate_stage).unwrap_err());
+    let err = format!(
+        "{:#}",
+        run(&no_teacher, ddmd_eval::run_evaluate_stage).unwrap_err()
+    );
     assert!(err.contains("add the teacher stage to needs"), "{err}");
     let alpha = job(
         dir.path(),
@@ -328,6 +338,9 @@ fn psnr_against_the_teacher_needs_the_teacher() {
         serde_json::json!({"samples": 8, "metrics": ["pixels"], "alpha": 3.0}),
         vec![upstream(&student), upstream(&judge)],
     );
-    let err = format!("{:#}", run(&alpha, ddmd_eval::run_evaluate_stage).unwrap_err());
+    let err = format!(
+        "{:#}",
+        run(&alpha, ddmd_eval::run_evaluate_stage).unwrap_err()
+    );
     assert!(err.contains("samples without CFG"), "{err}");
 }

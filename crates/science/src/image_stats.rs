@@ -118,11 +118,7 @@ impl ImageStats {
 fn hf_energy(x: &Tensor) -> f64 {
     let c = x.size()[1];
     let padded = x.pad([1i64, 1, 1, 1].as_slice(), "replicate", None);
-    let kernel = Tensor::full(
-        [c, 1, 3, 3],
-        1.0 / 9.0,
-        (Kind::Double, x.device()),
-    );
+    let kernel = Tensor::full([c, 1, 3, 3], 1.0 / 9.0, (Kind::Double, x.device()));
     let blurred = padded.conv2d(&kernel, None::<Tensor>, [1i64], [0i64], [1i64], c);
     scalar(&(x - blurred).square().mean(Kind::Double))
 }
@@ -155,7 +151,14 @@ mod tests {
         let x = scene_like(8);
         let blurred = x
             .pad([1i64, 1, 1, 1].as_slice(), "replicate", None)
-            .avg_pool2d([3i64, 3].as_slice(), [1i64].as_slice(), [0i64].as_slice(), false, true, None);
+            .avg_pool2d(
+                [3i64, 3].as_slice(),
+                [1i64].as_slice(),
+                [0i64].as_slice(),
+                false,
+                true,
+                None,
+            );
         let r = ImageStats::of(&blurred)
             .unwrap()
             .relative_to(&ImageStats::of(&x).unwrap());

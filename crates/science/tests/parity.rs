@@ -1,7 +1,8 @@
 //! Parity of the Decoupled-DMD generator step with a plain PyTorch implementation
 //! (python/ref_dmd.py, run in the project's .venv): same TorchScript networks, same inputs,
 //! equal loss values and equal parameter updates (1e-5) for every schedule and every
-//! closed-form regulariser; coupled equals original DMD with the CFG score.
+//! closed-form regulariser (mean–variance against each image's own render); coupled equals
+//! original DMD with the CFG score; and the fake score's flow-matching update.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,6 +11,7 @@
 
 use ddmd_science::distill::levels::NoiseDraw;
 use ddmd_science::distill::loss::{generator_loss, LossConfig, RegInputs};
+use ddmd_science::distill::step::{fake_update, FakeBatch};
 use ddmd_science::flow::student_x0;
 use ddmd_science::nets::{NetSpec, Network};
 use ddmd_science::optim::{AdamW, AdamWConfig};
@@ -191,6 +193,60 @@ fn generator_step_matches_pytorch_reference() {
         assert!(
             max_abs_diff(x, y) / scale <= 1e-5,
             "coupled and original DMD gradients differ"
+        );
+    }
+}
+
+#[test]
+fn fake_score_update_matches_pytorch_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(python())
+        .arg(script())
+        .arg(dir.path())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "ref_dmd.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
+            .unwrap();
+    let inp = load(&dir.path().join("inputs.safetensors"));
+    let expected = load(&dir.path().join("expected.safetensors"));
+    let fake = Network::build(
+        &NetSpec::Torchscript {
+            path: dir.path().join("fake.pt"),
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let mut opt = AdamW::new(fake.named_parameters(), AdamWConfig::default());
+    let loss = fake_update(
+        &fake,
+        &mut opt,
+        FakeBatch {
+            x: &inp["fake_x"],
+            tokens: &inp["tokens"],
+            eps: &inp["fake_eps"],
+            tau: &inp["fake_tau"],
+            gan: None,
+        },
+        meta["clip"].as_f64().unwrap(),
+        meta["lr"].as_f64().unwrap(),
+    )
+    .unwrap();
+    let want = meta["fake_loss"].as_f64().unwrap();
+    assert!(
+        (loss - want).abs() <= 1e-5 * want.abs().max(1.0),
+        "fake loss {loss} vs PyTorch {want}"
+    );
+    for (pname, p) in &fake.named_parameters() {
+        let d = max_abs_diff(p, &expected[&format!("fake_update.{pname}")]);
+        assert!(
+            d <= 1e-5,
+            "fake parameter {pname} differs from PyTorch by {d}"
         );
     }
 }

@@ -13,8 +13,7 @@ mod values;
 
 pub use stages::{
     DataParams, DistillParams, DivergenceBounds, EvaluateParams, JudgeParams, TeacherParams,
-    TorchscriptTeacher,
-    MAX_OBJECTS, RESOLUTIONS,
+    TorchscriptTeacher, MAX_OBJECTS, RESOLUTIONS,
 };
 pub use values::{DataKind, Metric, Objects, OneOrMany, Regularizer, Schedule, Solver};
 

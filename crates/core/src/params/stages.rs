@@ -308,7 +308,7 @@ impl DivergenceBounds {
             ("divergence.var_ratio", self.var_ratio),
             ("divergence.saturation_ratio", self.saturation_ratio),
         ] {
-            if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < 1.0 && 1.0 < hi) {
+            if !(hi.is_finite() && (0.0..1.0).contains(&lo) && 1.0 < hi) {
                 out.push(issue(
                     key,
                     format!("must be [lo, hi] with 0 <= lo < 1 < hi, got [{lo}, {hi}]"),

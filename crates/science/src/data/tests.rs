@@ -262,6 +262,10 @@ fn rejitter_keeps_the_prompt_and_changes_the_pixels() {
         assert_eq!(r.prompt(), s.prompt(), "same prompt");
         assert_eq!(r.discrete(), s.discrete());
         assert_eq!(r, w.rejitter(&s, 99, i), "deterministic by (seed, index)");
-        assert_ne!(w.render(&r), w.render(&s), "fresh jitter renders differently");
+        assert_ne!(
+            w.render(&r),
+            w.render(&s),
+            "fresh jitter renders differently"
+        );
     }
 }

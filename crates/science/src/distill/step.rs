@@ -49,10 +49,7 @@ pub struct StepReport {
 
 impl Distiller {
     /// Student and fake start as copies of the (frozen) teacher.
-    pub fn new(
-        mut teacher: Network,
-        cfg: DistillConfig,
-    ) -> Result<Distiller, NetError> {
+    pub fn new(mut teacher: Network, cfg: DistillConfig) -> Result<Distiller, NetError> {
         teacher.freeze();
         // Fresh networks of the same spec: their weights are trainable, only values are copied.
         let student = teacher.duplicate()?;
@@ -154,45 +151,44 @@ impl Distiller {
         let loss = out.loss.double_value(&[]);
 
         // Fake score: flow matching on fresh samples of the updated student, one batch per
-        // update.
+        // update; τ over the whole range.
         let x_det = x.detach();
         let mut loss_fake = 0.0;
         for _ in 0..self.cfg.fake_updates {
-            let x_det = {
+            let sample = {
                 let _g = tch::no_grad_guard();
                 self.student_sample(tokens, &shape)?.0.detach()
             };
             let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min)
                 + self.cfg.tau.min;
             let eps = Tensor::randn(shape, (Kind::Float, dev));
-            let x_tau = renoise(&x_det, &eps, &tau);
-            let mut l = match &self.gan {
-                None => {
-                    let v = self.fake.velocity(&x_tau, &tau, tokens)?;
-                    (v - target_v(&x_det, &eps)).square().mean(Kind::Float)
-                }
-                Some(head) => {
-                    // One forward over [fake; real] gives the FM loss and both discriminator logits.
-                    let real_tau = renoise(real, &Tensor::randn(shape, (Kind::Float, dev)), &tau);
-                    let (v, feats) = self.fake.velocity_and_features(
-                        &Tensor::cat(&[&x_tau, &real_tau], 0),
-                        &Tensor::cat(&[&tau, &tau], 0),
-                        &Tensor::cat(&[tokens, tokens], 0),
-                    )?;
-                    let logits = head.logits(&feats);
-                    let fm = (v.narrow(0, 0, b) - target_v(&x_det, &eps))
-                        .square()
-                        .mean(Kind::Float);
-                    fm + gan_discriminator_loss(&logits.narrow(0, b, b), &logits.narrow(0, 0, b))
-                        * self.cfg.gan_weight
-                }
-            };
-            self.opt_f.zero_grad();
-            l.backward();
-            self.opt_f.clip_grad_norm(self.cfg.grad_clip);
-            self.opt_f.step(fake_lr);
-            l = l.detach();
-            loss_fake += l.double_value(&[]) / self.cfg.fake_updates as f64;
+            let eps_real = self
+                .gan
+                .as_ref()
+                .map(|_| Tensor::randn(shape, (Kind::Float, dev)));
+            let l = fake_update(
+                &self.fake,
+                &mut self.opt_f,
+                FakeBatch {
+                    x: &sample,
+                    tokens,
+                    eps: &eps,
+                    tau: &tau,
+                    gan: self
+                        .gan
+                        .as_ref()
+                        .zip(eps_real.as_ref())
+                        .map(|(head, e)| GanBatch {
+                            head,
+                            real,
+                            eps_real: e,
+                            weight: self.cfg.gan_weight,
+                        }),
+                },
+                self.cfg.grad_clip,
+                fake_lr,
+            )?;
+            loss_fake += l / self.cfg.fake_updates as f64;
         }
         Ok(StepReport {
             out,
@@ -203,4 +199,68 @@ impl Distiller {
             k,
         })
     }
+}
+
+/// The GAN discriminator's part of a fake-score update: the head, the renders of the batch's
+/// prompts and the noise that brings them to the same levels as the student's samples.
+pub struct GanBatch<'a> {
+    pub head: &'a GanHead,
+    pub real: &'a Tensor,
+    pub eps_real: &'a Tensor,
+    pub weight: f64,
+}
+
+/// One fake-score update's inputs: student samples `x` (detached), their prompts, the noise
+/// and levels of the flow-matching loss.
+pub struct FakeBatch<'a> {
+    pub x: &'a Tensor,
+    pub tokens: &'a Tensor,
+    pub eps: &'a Tensor,
+    pub tau: &'a Tensor,
+    pub gan: Option<GanBatch<'a>>,
+}
+
+/// One flow-matching update of the fake score (clipped gradient, one optimiser step); returns
+/// the loss. With a GAN head, one forward over [fake; real] gives the FM loss and both
+/// discriminator logits.
+pub fn fake_update(
+    fake: &Network,
+    opt: &mut AdamW,
+    batch: FakeBatch,
+    grad_clip: f64,
+    lr: f64,
+) -> Result<f64, NetError> {
+    let FakeBatch {
+        x,
+        tokens,
+        eps,
+        tau,
+        gan,
+    } = batch;
+    let b = x.size()[0];
+    let x_tau = renoise(x, eps, tau);
+    let l = match gan {
+        None => {
+            let v = fake.velocity(&x_tau, tau, tokens)?;
+            (v - target_v(x, eps)).square().mean(Kind::Float)
+        }
+        Some(g) => {
+            let real_tau = renoise(g.real, g.eps_real, tau);
+            let (v, feats) = fake.velocity_and_features(
+                &Tensor::cat(&[&x_tau, &real_tau], 0),
+                &Tensor::cat(&[tau, tau], 0),
+                &Tensor::cat(&[tokens, tokens], 0),
+            )?;
+            let logits = g.head.logits(&feats);
+            let fm = (v.narrow(0, 0, b) - target_v(x, eps))
+                .square()
+                .mean(Kind::Float);
+            fm + gan_discriminator_loss(&logits.narrow(0, b, b), &logits.narrow(0, 0, b)) * g.weight
+        }
+    };
+    opt.zero_grad();
+    l.backward();
+    opt.clip_grad_norm(grad_clip);
+    opt.step(lr);
+    Ok(l.detach().double_value(&[]))
 }
