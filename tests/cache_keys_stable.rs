@@ -1,6 +1,7 @@
-//! The cache keys of the shipped quickstart and ablation pipelines are those recorded before
-//! issue 12's refactor (`tests/fixtures/cache_keys/*.keys`, computed by commit 01ca004): a
-//! change of layering must never make a researcher's finished runs run again.
+//! The cache keys of the shipped quickstart and ablation pipelines are those recorded in
+//! `tests/fixtures/cache_keys/*.keys` (last changed by issue 13, which changed what distill and
+//! evaluate compute and the quickstart's teacher; before that, commit 01ca004): a change of
+//! layering must never make a researcher's finished runs run again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -21,7 +21,9 @@ pub struct ImageStats {
     pub var: f64,
     /// Fraction of values at or beyond ±[`CLIP_LEVEL`].
     pub clipped: f64,
-    /// Mean HSV saturation (max − min) / max of the pixels, in [0, 1].
+    /// Mean chroma (max − min of R, G, B in [0, 1]) of the pixels: how colourful they are.
+    /// Not HSV's (max − min) / max, which blows up on near-black pixels: a black background
+    /// with a faint tint would read as strongly saturated.
     pub saturation: f64,
     /// Mean squared difference between an image and its 3×3 box blur: the high-frequency
     /// energy that blur removes.
@@ -37,7 +39,7 @@ pub struct ImageStats {
 pub struct Relative {
     /// Per-image pixel variance over the reference's.
     pub var_ratio: f64,
-    /// HSV saturation over the reference's (> 1 oversaturated, < 1 washed out).
+    /// Chroma over the reference's (> 1 oversaturated, < 1 washed out).
     pub saturation_ratio: f64,
     /// High-frequency energy over the reference's (< 1 blurrier than the data).
     pub sharpness: f64,
@@ -69,12 +71,9 @@ impl ImageStats {
         let per_image_var = x.var_dim([2i64, 3].as_slice(), false, false);
         let cm = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Double);
         let channel_mean = [0i64, 1, 2].map(|c| cm.double_value(&[c]));
-        // HSV saturation of the image mapped to [0, 1].
+        // Chroma of the image mapped to [0, 1].
         let rgb = ((&x + 1.0) / 2.0).clamp(0.0, 1.0);
-        let max = rgb.amax([1i64].as_slice(), false);
-        let min = rgb.amin([1i64].as_slice(), false);
-        let sat = (&max - &min) / max.clamp_min(1e-6);
-        let sat = sat.where_self(&max.gt(1e-6), &max.zeros_like());
+        let sat = rgb.amax([1i64].as_slice(), false) - rgb.amin([1i64].as_slice(), false);
         Some(ImageStats {
             images: s[0] as usize,
             mean: scalar(&x.mean(Kind::Double)),

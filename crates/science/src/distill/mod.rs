@@ -209,9 +209,10 @@ pub fn train_student(
         step_ms += t0.elapsed().as_secs_f64() * 1e3;
         step_n += 1;
         if monitor_now {
-            // Against the renders of the batch's own prompts: the same prompts, so a ratio
-            // of 1 is data-like whatever backgrounds this batch happened to draw.
-            let c = Check::of(&r.x, &real)
+            // The student's final samples of the batch's prompts against those prompts' renders:
+            // a ratio of 1 is data-like whatever backgrounds this batch happened to draw.
+            let finals = d.final_samples(&tokens, real.size()[2])?;
+            let c = Check::of(&finals, &real)
                 .context("the student's output is not a batch of RGB images")?;
             let (s, rel) = (&c.stats, &c.relative);
             for (k, v) in [

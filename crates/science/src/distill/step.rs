@@ -7,7 +7,7 @@
 
 use super::levels::{NoiseDraw, Schedule, TauRange};
 use super::loss::{generator_loss, LossConfig, LossOutput, RegInputs};
-use crate::flow::{backward_simulate, renoise, student_time, student_x0, target_v};
+use crate::flow::{backward_simulate, renoise, sample_student, student_time, student_x0, target_v};
 use crate::nets::{NetError, Network, VelocityNet};
 use crate::optim::{AdamW, AdamWConfig};
 use crate::regularize::{gan_discriminator_loss, DataMoments, GanHead, Regularizer};
@@ -117,6 +117,24 @@ impl Distiller {
         let t_vec = Tensor::full([shape[0]], t, (Kind::Float, dev));
         let x = student_x0(&self.student, &x_t, &t_vec, tokens)?;
         Ok((x, k, t))
+    }
+
+    /// The student's final samples (all of its steps, from fresh noise, no gradient) for
+    /// `tokens`: what the monitor and the divergence detector look at. The training sample of
+    /// a step is at a random student step k, and its statistics swing with k (a 1-step output
+    /// is blurrier than a 4-step one), which would drown a drift in noise.
+    pub fn final_samples(&self, tokens: &Tensor, resolution: i64) -> Result<Tensor, NetError> {
+        let shape = [tokens.size()[0], 3, resolution, resolution];
+        let dev = tokens.device();
+        let noise = Tensor::randn(shape, (Kind::Float, dev));
+        let mut fresh = || Tensor::randn(shape, (Kind::Float, dev));
+        sample_student(
+            &self.student,
+            &noise,
+            tokens,
+            self.cfg.student_steps,
+            &mut fresh,
+        )
     }
 
     /// One iteration. `real` [B,3,R,R] and `tokens` [B,L] are a data batch on the device: the
