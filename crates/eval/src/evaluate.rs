@@ -258,7 +258,12 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
         write_judged_page(
             cx.work_dir,
             &page,
-            &format!("The judge's answers on {tag} images"),
+            &if tag == "data" {
+                "The judge's answers on renders of the evaluation prompts (the data row)"
+                    .to_string()
+            } else {
+                format!("The judge's answers on {tag}-step samples")
+            },
             images,
             &cx.targets,
             &pred,

@@ -46,6 +46,17 @@ pub(super) fn legend(rows: &[RowModel]) -> Vec<String> {
             "?: untested: n = 1 on one side (this row or the best), so Welch's t-test is not possible and no ordering is claimed.".into(),
         );
     }
+    let values = || {
+        rows.iter()
+            .filter(|r| r.kind == RowKind::Variant)
+            .flat_map(|r| &r.cells)
+            .filter(|c| c.state == CellState::Value)
+    };
+    if values().any(|_| true) && values().all(|c| c.n <= 1) {
+        lines.push(
+            "Every row is a single run: bold marks the best value, but no ordering is tested (more seeds give an interval and a test).".into(),
+        );
+    }
     if rows.iter().any(|r| r.kind == RowKind::Data) {
         lines.push(
             "Data (floor · ceiling): each metric measured on renders of the data instead of samples (fid@data, dpg@data, …), the mean over the table's runs: the floor of FID, the ceiling of DPG. Not ranked.".into(),

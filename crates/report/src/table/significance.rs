@@ -17,6 +17,15 @@ pub(super) fn compare_with_best(columns: &[ColumnModel], rows: &mut [RowModel]) 
         if col.direction.is_none() {
             continue;
         }
+        // A column of single runs has nothing to test: one legend line says so, rather than
+        // a "?" in every cell.
+        let single_runs = rows
+            .iter()
+            .filter(|r| r.kind == RowKind::Variant)
+            .all(|r| r.cells[ci].n <= 1);
+        if single_runs {
+            continue;
+        }
         let Some(bi) = reference_best(rows, ci) else {
             continue;
         };

@@ -35,10 +35,10 @@ pub struct Stability {
 }
 
 /// Divergence detector, relative to the data: a NaN at once, or for `patience` consecutive
-/// checks the student's per-image pixel variance, its colour saturation or its colour shift
-/// outside the bounds around the data's own (variance and saturation as ratios, in both
-/// directions: the seed's "pure red or green blocks" *lower* per-image variance, a neon
-/// explosion raises it).
+/// checks the student's per-image pixel variance, its chroma, its high-frequency energy or its
+/// colour shift outside the bounds around the data's own (ratios, in both directions: the
+/// seed's "pure red or green blocks" *lower* per-image variance and edges, a neon, speckled
+/// drift raises chroma and high-frequency energy).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Divergence {
     pub bounds: DivergenceBounds,
@@ -75,6 +75,12 @@ impl Divergence {
             return Some(format!(
                 "colour saturation {:.2}× the data's (bounds {}–{})",
                 r.saturation_ratio, b.saturation_ratio[0], b.saturation_ratio[1]
+            ));
+        }
+        if outside(r.sharpness, b.sharpness) {
+            return Some(format!(
+                "high-frequency energy {:.2}× the data's (bounds {}–{})",
+                r.sharpness, b.sharpness[0], b.sharpness[1]
             ));
         }
         let shift = r.color_shift.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -227,6 +233,20 @@ mod tests {
             (rel(b.var_ratio[1] * 2.0, 1.0, 0.0), "variance"),
             (rel(1.0, b.saturation_ratio[0] * 0.5, 0.0), "saturation"),
             (rel(1.0, b.saturation_ratio[1] * 2.0, 0.0), "saturation"),
+            (
+                Relative {
+                    sharpness: b.sharpness[1] * 2.0,
+                    ..rel(1.0, 1.0, 0.0)
+                },
+                "high-frequency",
+            ),
+            (
+                Relative {
+                    sharpness: b.sharpness[0] * 0.5,
+                    ..rel(1.0, 1.0, 0.0)
+                },
+                "high-frequency",
+            ),
             (rel(1.0, 1.0, b.color_shift * 2.0), "shift"),
             (rel(1.0, 1.0, -b.color_shift * 2.0), "shift"),
         ] {
@@ -256,6 +276,35 @@ mod tests {
         let at = fired_at.unwrap_or(0);
         assert!(at > 0 && at < 1500, "fired at {at}");
         assert_eq!(drifting.stability(2000).diverged_at, Some(at));
+    }
+
+    /// Replays the monitor's checks of two recorded 1,000-update runs (the calibration runs of
+    /// docs/RESULTS.md) through the detector with its default bounds: CA only must be flagged,
+    /// CA + DM never.
+    #[test]
+    fn default_bounds_separate_the_recorded_ca_only_and_ca_dm_runs() {
+        fn replay(csv: &str) -> Option<usize> {
+            let mut d = detector();
+            for line in csv.lines().filter(|l| !l.starts_with('#')).skip(1) {
+                let v: Vec<f64> = line
+                    .split(',')
+                    .map(|x| x.parse().unwrap_or(f64::NAN))
+                    .collect();
+                let r = Relative {
+                    var_ratio: v[1],
+                    saturation_ratio: v[2],
+                    sharpness: v[3],
+                    color_shift: [v[4], v[5], v[6]],
+                };
+                d.check(v[0] as usize, 1.0, &check(r, true));
+            }
+            d.diverged_at
+        }
+        let ca_only = replay(include_str!("../../tests/fixtures/detector/ca_only.csv"));
+        let ca_dm = replay(include_str!("../../tests/fixtures/detector/ca_dm.csv"));
+        assert_eq!(ca_dm, None, "CA + DM must never be flagged");
+        let at = ca_only.unwrap_or(0);
+        assert!((50..=300).contains(&at), "CA only flagged at {at}");
     }
 
     #[test]
