@@ -54,4 +54,29 @@ mod tests {
         }
         assert!((a - b).abs().max().double_value(&[]) > 0.0);
     }
+
+    /// Why same-prompt references: two render sets of the same prompts agree on every channel
+    /// mean (the data row's colour shift is ~0), while renders of other random scenes — the
+    /// first version's reference — differ by their background mix.
+    #[test]
+    fn same_prompt_renders_have_no_colour_shift_and_other_scenes_do() {
+        use ddmd_science::image_stats::ImageStats;
+        let w = ShapesWorld::new(ShapesConfig::new(16, 1, 2).unwrap());
+        let prompts: Vec<Scene> = (0..100).map(|i| w.scene(11, i)).collect();
+        let (a, _) = same_prompt_renders(&w, &prompts, 4, 400, COMPARE_SALT, 0);
+        let (b, _) = same_prompt_renders(&w, &prompts, 4, 400, DATA_ROW_SALT, 0);
+        let other = w.batch(0x5EED, 0, 400).images;
+        let sa = ImageStats::of(&a).unwrap();
+        let same = ImageStats::of(&b).unwrap().relative_to(&sa);
+        let unrelated = ImageStats::of(&other).unwrap().relative_to(&sa);
+        assert!(same.color_shift_abs() < 0.005, "{:?}", same.color_shift);
+        assert!((same.var_ratio - 1.0).abs() < 0.05, "{}", same.var_ratio);
+        assert!((same.sharpness - 1.0).abs() < 0.05, "{}", same.sharpness);
+        assert!(
+            unrelated.color_shift_abs() > 4.0 * same.color_shift_abs(),
+            "{:?} vs {:?}",
+            unrelated.color_shift,
+            same.color_shift
+        );
+    }
 }
