@@ -66,6 +66,20 @@ fn run(
         .collect::<anyhow::Result<Vec<_>>>()
 }
 
+/// A stage job made and run to success (the upstream of the evaluate jobs under test).
+fn ran(
+    dir: &Path,
+    name: &str,
+    kind: StageKind,
+    params: serde_json::Value,
+    upstream: Vec<UpstreamJob>,
+    f: fn(&JobFile, &mut EventSink) -> anyhow::Result<()>,
+) -> JobFile {
+    let j = job(dir, name, kind, params, upstream);
+    run(&j, f).unwrap_or_else(|e| panic!("{name} stage: {e:#}"));
+    j
+}
+
 fn metric(evs: &[Event], k: &str) -> Option<f64> {
     evs.iter().rev().find_map(|e| match &e.kind {
         EventKind::Metric { key, value, .. } if key == k => Some(*value),
@@ -87,22 +101,22 @@ fn status<'a>(evs: &'a [Event], k: &str) -> Option<(&'a str, &'a str)> {
 #[test]
 fn evaluate_a_teacher_with_every_metric() {
     let dir = tempfile::tempdir().unwrap();
-    let teacher = job(
+    let teacher = ran(
         dir.path(),
         "teacher",
         StageKind::Teacher,
         serde_json::json!({"iterations": 2, "batch": 8}),
         vec![],
+        ddmd_science::run_teacher_stage,
     );
-    run(&teacher, ddmd_science::run_teacher_stage).expect("teacher stage");
-    let judge = job(
+    let judge = ran(
         dir.path(),
         "judge",
         StageKind::Judge,
         serde_json::json!({"iterations": 10, "batch": 16, "held_out": 50, "min_accuracy": 0.0}),
         vec![],
+        ddmd_eval::run_judge_stage,
     );
-    run(&judge, ddmd_eval::run_judge_stage).expect("judge stage");
 
     std::env::set_var(
         "DDMD_HPS_SCORER",
@@ -199,15 +213,15 @@ fn evaluate_a_teacher_with_every_metric() {
     assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
 
     // Two judges: the agreement of the second with the first, per category; three: an error.
-    let judge2 = job(
+    let judge2 = ran(
         dir.path(),
         "judge2",
         StageKind::Judge,
         serde_json::json!({"iterations": 10, "batch": 16, "held_out": 50, "min_accuracy": 0.0,
                            "seed": 1, "width": 16}),
         vec![],
+        ddmd_eval::run_judge_stage,
     );
-    run(&judge2, ddmd_eval::run_judge_stage).expect("second judge");
     let both = serde_json::json!({"sample_steps": 1, "samples": 8, "batch": 8,
                                   "metrics": ["dpg"], "alpha": 2.0});
     let ev3 = job(
@@ -281,30 +295,30 @@ fn evaluate_a_teacher_with_every_metric() {
 #[test]
 fn psnr_against_the_teacher_needs_the_teacher() {
     let dir = tempfile::tempdir().unwrap();
-    let teacher = job(
+    let teacher = ran(
         dir.path(),
         "teacher",
         StageKind::Teacher,
         serde_json::json!({"iterations": 2, "batch": 8, "sample_steps": 4}),
         vec![],
+        ddmd_science::run_teacher_stage,
     );
-    run(&teacher, ddmd_science::run_teacher_stage).expect("teacher stage");
-    let judge = job(
+    let judge = ran(
         dir.path(),
         "judge",
         StageKind::Judge,
         serde_json::json!({"iterations": 5, "batch": 16, "held_out": 20, "min_accuracy": 0.0}),
         vec![],
+        ddmd_eval::run_judge_stage,
     );
-    run(&judge, ddmd_eval::run_judge_stage).expect("judge stage");
-    let student = job(
+    let student = ran(
         dir.path(),
         "distill",
         StageKind::Distill,
         serde_json::json!({"iterations": 2, "batch": 4, "student_steps": 2, "fake_updates": 2}),
         vec![upstream(&teacher)],
+        ddmd_science::run_distill_stage,
     );
-    run(&student, ddmd_science::run_distill_stage).expect("distill stage");
     let params = serde_json::json!({"sample_steps": [1, 2], "samples": 8, "batch": 8,
                                     "metrics": ["psnr"], "psnr_samples": 4});
     let ev = job(

@@ -44,8 +44,13 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
 }
 
-#[test]
-fn generator_step_matches_pytorch_reference() {
+/// Runs python/ref_dmd.py into a fresh folder: (the folder, cases.json, inputs, expected).
+fn reference() -> (
+    tempfile::TempDir,
+    Value,
+    HashMap<String, Tensor>,
+    HashMap<String, Tensor>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(python())
         .arg(script())
@@ -62,6 +67,12 @@ fn generator_step_matches_pytorch_reference() {
             .unwrap();
     let inp = load(&dir.path().join("inputs.safetensors"));
     let expected = load(&dir.path().join("expected.safetensors"));
+    (dir, meta, inp, expected)
+}
+
+#[test]
+fn generator_step_matches_pytorch_reference() {
+    let (dir, meta, inp, expected) = reference();
     let f = |k: &str| meta[k].as_f64().unwrap();
     let spec = |n: &str| NetSpec::Torchscript {
         path: dir.path().join(format!("{n}.pt")),
@@ -199,22 +210,7 @@ fn generator_step_matches_pytorch_reference() {
 
 #[test]
 fn fake_score_update_matches_pytorch_reference() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(python())
-        .arg(script())
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "ref_dmd.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
-            .unwrap();
-    let inp = load(&dir.path().join("inputs.safetensors"));
-    let expected = load(&dir.path().join("expected.safetensors"));
+    let (dir, meta, inp, expected) = reference();
     let fake = Network::build(
         &NetSpec::Torchscript {
             path: dir.path().join("fake.pt"),
