@@ -46,11 +46,13 @@ struct Settings {
     throughput_calls: usize,
     alpha: Option<f64>,
     psnr_samples: usize,
+    checkpoint: Option<usize>,
+    /// The step every metric is recorded at: the checkpoint's iteration, else 0.
+    step: i64,
 }
 
-fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
-    let p: EvaluateParams = ddmd_core::params::parse(&job.params)?;
-    Ok(Settings {
+fn settings(p: EvaluateParams, gen: &Generator) -> Settings {
+    Settings {
         steps: p
             .sample_steps
             .map(|s| s.to_vec())
@@ -69,15 +71,23 @@ fn settings(job: &JobFile, gen: &Generator) -> Result<Settings> {
         throughput_calls: p.throughput_calls,
         alpha: p.alpha,
         psnr_samples: p.psnr_samples,
-    })
+        checkpoint: p.checkpoint,
+        step: p.checkpoint.map(|c| c as i64).unwrap_or(0),
+    }
 }
 
 fn wants(s: &Settings, m: &str) -> bool {
     s.metrics.iter().any(|x| x == m)
 }
 
-/// Copies the upstream run's stability (from `stability.json`) into this job's metrics.
-fn copy_stability(gen_job: &UpstreamJob, sink: &mut EventSink) -> Result<()> {
+/// Copies the upstream run's stability (from `stability.json`) into this job's metrics; at a
+/// checkpoint, the detector's verdict as of that iteration (diverged only if it had fired by
+/// then, else stable through the checkpoint).
+fn copy_stability(
+    gen_job: &UpstreamJob,
+    checkpoint: Option<usize>,
+    sink: &mut EventSink,
+) -> Result<()> {
     let path = gen_job.artifact_dir.join("stability.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         sink.status(
@@ -92,12 +102,23 @@ fn copy_stability(gen_job: &UpstreamJob, sink: &mut EventSink) -> Result<()> {
     };
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let at_checkpoint = |x: f64| checkpoint.map(|c| x.min(c as f64)).unwrap_or(x);
+    let step = checkpoint.map(|c| c as i64).unwrap_or(0);
+    let diverged = v
+        .get("diverged_at")
+        .and_then(|x| x.as_f64())
+        .filter(|&at| checkpoint.is_none_or(|c| at <= c as f64));
     if let Some(st) = v.get("stable_through").and_then(|x| x.as_f64()) {
-        sink.metric("stability", 0, st)?;
+        let st = match (diverged, checkpoint) {
+            // Not diverged by the checkpoint: stable through it.
+            (None, Some(c)) => c as f64,
+            _ => at_checkpoint(st),
+        };
+        sink.metric("stability", step, st)?;
     }
-    match v.get("diverged_at").and_then(|x| x.as_f64()) {
+    match diverged {
         Some(at) => {
-            sink.metric("diverged_at", 0, at)?;
+            sink.metric("diverged_at", step, at)?;
             let why = v.get("reason").and_then(|r| r.as_str()).unwrap_or("");
             sink.status(
                 "diverged",
@@ -217,7 +238,7 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
         if wants(s, "fid") {
             let key = format!("fid@{tag}");
             let fid = frechet_distance(&FeatureStats::from_features(f)?, ref_stats)?;
-            sink.metric(&key, 0, fid)?;
+            sink.metric(&key, s.step, fid)?;
             sink.status(
                 "info",
                 Some(&key),
@@ -231,8 +252,8 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
     if let (Some(f), Some(rf), true) = (&feats, &cx.ref_feats, wants(s, "kid")) {
         let k = kid(f, rf, 50, 500.min(s.samples), s.seed)?;
         let key = format!("kid@{tag}");
-        sink.metric(&key, 0, k.mean)?;
-        sink.metric(&format!("kid_std@{tag}"), 0, k.std)?;
+        sink.metric(&key, s.step, k.mean)?;
+        sink.metric(&format!("kid_std@{tag}"), s.step, k.std)?;
         sink.status(
             "info",
             Some(&key),
@@ -250,9 +271,9 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
             .map(|(p, t)| (t.clone(), p.to_vec()))
             .collect();
         let d = dpg_score(&items)?;
-        sink.metric(&format!("dpg@{tag}"), 0, d.score)?;
+        sink.metric(&format!("dpg@{tag}"), s.step, d.score)?;
         for (cat, v) in &d.per_category {
-            sink.metric(&format!("dpg@{tag}/{cat}"), 0, *v)?;
+            sink.metric(&format!("dpg@{tag}/{cat}"), s.step, *v)?;
         }
         let page = format!("judged@{tag}");
         write_judged_page(
@@ -278,7 +299,7 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
                 } else {
                     format!("judge_agreement@{tag}/{cat}")
                 };
-                sink.metric(&key, 0, 100.0 * v)?;
+                sink.metric(&key, s.step, 100.0 * v)?;
             }
         }
     }
@@ -298,7 +319,7 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
             // One number per setting for tables: the mean absolute shift over the channels.
             ("color_shift", rel.color_shift_abs()),
         ] {
-            sink.metric(&format!("{key}@{tag}"), 0, v)?;
+            sink.metric(&format!("{key}@{tag}"), s.step, v)?;
         }
     }
     Ok(())
@@ -306,9 +327,18 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
 
 pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     let up = upstreams(job)?;
+    let params: EvaluateParams = ddmd_core::params::parse(&job.params)?;
     let device = ddmd_science::device_for_job();
-    let gen = Generator::load(&up.generator.artifact_dir, device)
-        .with_context(|| format!("loading the generator of {}", up.generator.job))?;
+    let gen = match params.checkpoint {
+        None => Generator::load(&up.generator.artifact_dir, device),
+        Some(_) if up.generator.kind != StageKind::Distill => bail!(
+            "evaluate: checkpoint picks a training snapshot of a distill run; {} is a {}",
+            up.generator.job,
+            up.generator.kind
+        ),
+        Some(it) => Generator::load_snapshot(&up.generator.artifact_dir, it, device),
+    }
+    .with_context(|| format!("loading the generator of {}", up.generator.job))?;
     let judge = Judge::load(&up.judge.artifact_dir, device)
         .with_context(|| format!("loading the judge of {}", up.judge.job))?;
     let second_judge = match up.second_judge {
@@ -318,7 +348,7 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
         ),
         None => None,
     };
-    let s = settings(job, &gen)?;
+    let s = settings(params, &gen);
     if s.alpha.is_some() && gen.kind() == ModelKind::Student {
         bail!(
             "evaluate: alpha applies when sampling a teacher with CFG; {} is a distilled student, which samples without CFG (remove alpha)",
@@ -343,8 +373,11 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     std::fs::create_dir_all(&job.work_dir)
         .with_context(|| format!("creating {}", job.work_dir.display()))?;
     sink.log(format!(
-        "evaluate {} (kind {}) with judge {}{}: steps {:?}, {} samples, metrics {:?}, device {device:?}",
+        "evaluate {}{} (kind {}) with judge {}{}: steps {:?}, {} samples, metrics {:?}, device {device:?}",
         up.generator.job,
+        s.checkpoint
+            .map(|c| format!(" at its iteration-{c} snapshot"))
+            .unwrap_or_default(),
         up.generator.kind,
         up.judge.job,
         up.second_judge
@@ -356,7 +389,7 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
     ))?;
 
     if wants(&s, "stability") {
-        copy_stability(up.generator, sink)?;
+        copy_stability(up.generator, s.checkpoint, sink)?;
     }
     let n_prompts = s.samples.div_ceil(s.per_prompt);
     let prompts: Vec<Scene> = (0..n_prompts as u64)
@@ -410,7 +443,7 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
         work_dir: &job.work_dir,
     };
     measure_set(&cx, "data", &data_row, sink)?;
-    sink.metric("eval/ref_s", 0, t.elapsed().as_secs_f64())?;
+    sink.metric("eval/ref_s", s.step, t.elapsed().as_secs_f64())?;
 
     // The teacher's images for PSNR, from the PSNR noise stream, once for every step count.
     let psnr_n = s.psnr_samples.min(s.samples);
@@ -440,7 +473,11 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             s.seed.wrapping_mul(1_000_003).wrapping_add(steps as u64),
         )?;
         let images = images.narrow(0, 0, s.samples as i64);
-        sink.metric(&format!("sample_s@{steps}"), 0, t.elapsed().as_secs_f64())?;
+        sink.metric(
+            &format!("sample_s@{steps}"),
+            s.step,
+            t.elapsed().as_secs_f64(),
+        )?;
         let grid = format!("samples@{steps}.png");
         let show = images.size()[0].min(16);
         write_grid_png(&job.work_dir.join(&grid), &images.narrow(0, 0, show), 4, 4)?;
@@ -460,7 +497,7 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
             let student = gen.try_generate_with(&psnr_tokens, Some(steps), None, psnr_seed)?;
             let db = psnr_db(&student, teacher_images)?;
             let key = format!("psnr_teacher@{steps}");
-            sink.metric(&key, 0, db)?;
+            sink.metric(&key, s.step, db)?;
             sink.status(
                 "info",
                 Some(&key),
@@ -475,7 +512,11 @@ pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
         if wants(&s, "throughput") {
             throughput(&s, &gen, &world, &prompts, steps, device, sink)?;
         }
-        sink.metric(&format!("eval_s@{steps}"), 0, t.elapsed().as_secs_f64())?;
+        sink.metric(
+            &format!("eval_s@{steps}"),
+            s.step,
+            t.elapsed().as_secs_f64(),
+        )?;
     }
     Ok(())
 }
@@ -500,7 +541,7 @@ fn hps(
     };
     let scratch = work_dir.join(format!("hps@{steps}"));
     match score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch) {
-        Ok(HpsOutcome::Score(v)) => sink.metric(&key, 0, v)?,
+        Ok(HpsOutcome::Score(v)) => sink.metric(&key, s.step, v)?,
         Ok(HpsOutcome::Unavailable(why)) => sink.status("unavailable", Some(&key), Some(&why))?,
         Err(e) => sink.status(
             "unavailable",
@@ -542,11 +583,11 @@ fn throughput(
                 .map(|_| ())
         })?;
         let tag = format!("@{steps}/bs{bs}");
-        sink.metric(&format!("throughput{tag}"), 0, tp.images_per_s)?;
-        sink.metric(&format!("median_ms{tag}"), 0, tp.median_ms)?;
-        sink.metric(&format!("p95_ms{tag}"), 0, tp.p95_ms)?;
+        sink.metric(&format!("throughput{tag}"), s.step, tp.images_per_s)?;
+        sink.metric(&format!("median_ms{tag}"), s.step, tp.median_ms)?;
+        sink.metric(&format!("p95_ms{tag}"), s.step, tp.p95_ms)?;
         match tp.power_w {
-            Some(w) => sink.metric(&format!("power_w{tag}"), 0, w)?,
+            Some(w) => sink.metric(&format!("power_w{tag}"), s.step, w)?,
             None => sink.status(
                 "unavailable",
                 Some(&format!("power_w{tag}")),

@@ -99,9 +99,46 @@ impl Generator {
         } else {
             dir.join(&model.weights)
         };
+        Generator::build(dir, model, &weights, device)
+    }
+
+    /// The generator of artifact folder `dir` with the weights of its training snapshot at
+    /// `iteration` (`snapshots/it-NNNNNNNN/student.safetensors`, written by a distill run
+    /// with `snapshot_every`); the error lists the snapshots the folder has.
+    pub fn load_snapshot(
+        dir: &Path,
+        iteration: usize,
+        device: Device,
+    ) -> anyhow::Result<Generator> {
+        let model = ModelFile::read(dir)?;
+        let weights = snapshot_path(dir, iteration, &model.weights);
+        if !weights.is_file() {
+            let have = snapshot_iterations(dir);
+            anyhow::bail!(
+                "{} has no training snapshot at iteration {iteration}; it has {}",
+                dir.display(),
+                if have.is_empty() {
+                    "none (train it with snapshot_every > 0)".to_string()
+                } else {
+                    have.iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+        }
+        Generator::build(dir.to_path_buf(), model, &weights, device)
+    }
+
+    fn build(
+        dir: PathBuf,
+        model: ModelFile,
+        weights: &Path,
+        device: Device,
+    ) -> anyhow::Result<Generator> {
         let mut net = Network::build(&model.net, device)
             .with_context(|| format!("building the network of {}", dir.display()))?;
-        net.load(&weights)
+        net.load(weights)
             .with_context(|| format!("loading weights {}", weights.display()))?;
         let data = model.data_config()?;
         let g = Generator {
@@ -187,4 +224,31 @@ impl Generator {
         };
         Ok(out.clamp(-1.0, 1.0).to_device(Device::Cpu))
     }
+}
+
+/// Folder of a distill run's training snapshots, inside its work / artifact folder.
+pub const SNAPSHOTS_DIR: &str = "snapshots";
+
+/// Where the snapshot at `iteration` of the weights file `weights` lives under `dir`.
+pub fn snapshot_path(dir: &Path, iteration: usize, weights: &str) -> PathBuf {
+    dir.join(SNAPSHOTS_DIR)
+        .join(format!("it-{iteration:08}"))
+        .join(weights)
+}
+
+/// The iterations `dir` holds snapshots of, ascending.
+pub fn snapshot_iterations(dir: &Path) -> Vec<usize> {
+    let mut its: Vec<usize> = std::fs::read_dir(dir.join(SNAPSHOTS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("it-"))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    its.sort_unstable();
+    its
 }

@@ -95,6 +95,7 @@ pub struct DistillParams {
     pub norm_eps: f64,
     pub gan_weight: f64,
     pub checkpoint_every: usize,
+    pub snapshot_every: usize,
     pub seed: u64,
     /// `teacher: {torchscript: path}`: a user's teacher instead of an upstream teacher stage.
     pub torchscript_teacher: Option<PathBuf>,
@@ -128,6 +129,7 @@ impl DistillParams {
             norm_eps: p.norm_eps,
             gan_weight: p.gan_weight,
             checkpoint_every: p.checkpoint_every,
+            snapshot_every: p.snapshot_every,
             seed: p.seed,
             torchscript_teacher: p.teacher.map(|t| t.torchscript),
         })

@@ -205,6 +205,9 @@ pub struct DistillParams {
     pub norm_eps: f64,
     pub gan_weight: f64,
     pub checkpoint_every: usize,
+    /// Keep the student's weights every this many updates (0: never), for `evaluate` with
+    /// `checkpoint: N` along training.
+    pub snapshot_every: usize,
     pub seed: u64,
     pub teacher: Option<TorchscriptTeacher>,
     pub data: DataParams,
@@ -237,6 +240,7 @@ impl Default for DistillParams {
             norm_eps: 1e-4,
             gan_weight: 0.1,
             checkpoint_every: 100,
+            snapshot_every: 0,
             seed: 0,
             teacher: None,
             data: DataParams::default(),
@@ -408,6 +412,9 @@ pub struct EvaluateParams {
     pub alpha: Option<f64>,
     /// Images of the PSNR-against-the-teacher comparison (`psnr`).
     pub psnr_samples: usize,
+    /// Evaluate the upstream distill run's training snapshot at this iteration instead of its
+    /// final student (the run needs `snapshot_every`); metrics are recorded at this step.
+    pub checkpoint: Option<usize>,
 }
 
 impl Default for EvaluateParams {
@@ -428,6 +435,7 @@ impl Default for EvaluateParams {
             throughput_calls: 10,
             alpha: None,
             psnr_samples: 100,
+            checkpoint: None,
         }
     }
 }

@@ -291,6 +291,9 @@ pub fn train_student(
                 }),
             )?;
         }
+        if p.snapshot_every > 0 && done % p.snapshot_every == 0 {
+            save_snapshot(&d.student, work_dir, done)?;
+        }
         maybe_abort(done);
     }
 
@@ -366,4 +369,21 @@ pub fn bench_distill_step(
     }
     times.sort_by(|a, b| a.total_cmp(b));
     Ok(times[times.len() / 2])
+}
+
+/// Keeps the student's weights at `iteration` for evaluation along training (`evaluate` with
+/// `checkpoint: N`): unlike resume checkpoints, snapshots are never pruned and end up in the
+/// artifact. Written under a temporary name and renamed, so a crash never leaves half a file.
+fn save_snapshot(student: &Network, work_dir: &Path, iteration: usize) -> anyhow::Result<()> {
+    let path = crate::model::snapshot_path(work_dir, iteration, STUDENT_FILE);
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| work_dir.to_path_buf());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The writer picks the format by extension: keep `.safetensors` at the end.
+    let tmp = dir.join(format!(".tmp-{STUDENT_FILE}"));
+    student.save(&tmp)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
