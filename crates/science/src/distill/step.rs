@@ -41,8 +41,6 @@ pub struct StepReport {
     pub loss: f64,
     pub loss_fake: f64,
     pub grad_norm: f64,
-    /// The student's output of this step (detached).
-    pub x: Tensor,
     /// Student step index k of the backward simulation.
     pub k: usize,
 }
@@ -156,9 +154,11 @@ impl Distiller {
         let draw = NoiseDraw::sample(self.cfg.schedule, t, &shape, self.cfg.tau, dev);
         let mut cfg = self.cfg.loss;
         cfg.full = full;
-        let moments = DataMoments::of_renders(real);
+        // Only the mean–variance regulariser reads the renders' moments.
+        let moments = (self.cfg.loss.regularizer == Regularizer::Meanvar)
+            .then(|| DataMoments::of_renders(real));
         let reg = RegInputs {
-            data: Some(&moments),
+            data: moments.as_ref(),
             gan: self.gan.as_ref(),
         };
         let out = generator_loss(&x, tokens, &draw, &self.teacher, &self.fake, &reg, &cfg)?;
@@ -170,7 +170,6 @@ impl Distiller {
 
         // Fake score: flow matching on fresh samples of the updated student, one batch per
         // update; τ over the whole range.
-        let x_det = x.detach();
         let mut loss_fake = 0.0;
         for _ in 0..self.cfg.fake_updates {
             let sample = {
@@ -213,7 +212,6 @@ impl Distiller {
             loss,
             loss_fake,
             grad_norm,
-            x: x_det,
             k,
         })
     }
