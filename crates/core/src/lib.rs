@@ -10,6 +10,7 @@ pub mod layout;
 pub mod metrics;
 pub mod nonfinite;
 pub mod params;
+pub mod prompts;
 pub mod status;
 pub mod suggest;
 pub mod text;

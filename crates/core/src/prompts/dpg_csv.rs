@@ -1,0 +1,1 @@
+//! DPG-Bench's CSV (placeholder until written).
