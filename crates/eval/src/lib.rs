@@ -11,6 +11,7 @@ pub mod features;
 pub mod fid;
 pub mod fid_cmd;
 pub mod hps;
+pub mod image_files;
 pub mod judge;
 pub mod judge_stage;
 pub mod judge_train;
@@ -27,6 +28,7 @@ pub use features::Extractor;
 pub use fid::{frechet_distance, trace_sqrt_product, FeatureStats};
 pub use fid_cmd::{fid_command, FidArgs};
 pub use hps::{score_hps, HpsOutcome, ScorerCommand};
+pub use image_files::{features_of_files, folder_images};
 pub use judge::{Judge, JudgeConfig};
 pub use judge_stage::run_judge_stage;
 pub use judge_train::{
