@@ -1,7 +1,10 @@
 //! FID parity with pytorch-fid: the project's `frechet_distance` and pytorch-fid's
 //! `calculate_frechet_distance` (run in the project's `.venv`) on the same statistics must
 //! agree to 1e-6 relative — full-rank covariances, N < dim (singular), and ill-conditioned.
-//! Also checks that `.npz` files cross between the two (numpy reads ours, we read numpy's).
+//! Also checks that `.npz` files cross between the two (numpy reads ours, we read numpy's),
+//! and at d = 2048 that statistics files written by pytorch-fid's own `save_fid_stats`
+//! (compressed `.npz`) are read to the same values our `from_features` gives on the same
+//! activations, with the same FID as pytorch-fid's on those files.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -110,4 +113,84 @@ np.savez(sys.argv[1], mu=np.arange(3, dtype=np.float64), sigma=np.eye(3) * 2.0)\
     assert_eq!(Vec::<f64>::try_from(&s.mu).unwrap(), vec![0.0, 1.0, 2.0]);
     assert_eq!(s.sigma.double_value(&[1, 1]), 2.0);
     assert_eq!(s.sigma.double_value(&[0, 1]), 0.0);
+}
+
+/// pytorch-fid's own `save_fid_stats` (its `calculate_activation_statistics`, `np.mean` /
+/// `np.cov`, and `np.savez_compressed`) on activations read from `feats` (.npy) instead of
+/// from its Inception, which would download weights: only the network is stubbed.
+fn pytorch_fid_save_stats(feats: &Path, out: &Path) {
+    let script = r#"
+import sys, tempfile, numpy as np
+import pytorch_fid.fid_score as fs
+class NoNetwork:
+    BLOCK_INDEX_BY_DIM = {2048: 3}
+    def __init__(self, blocks): pass
+    def to(self, device): return self
+acts = np.load(sys.argv[1])
+fs.InceptionV3 = NoNetwork
+fs.get_activations = lambda files, model, *a, **k: acts
+with tempfile.TemporaryDirectory() as empty:
+    fs.save_fid_stats([empty, sys.argv[2]], 50, 'cpu', 2048, num_workers=0)
+"#;
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(feats)
+        .arg(out)
+        .output()
+        .expect("run .venv python");
+    assert!(
+        out.status.success(),
+        "pytorch-fid save_fid_stats failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn rel_frobenius(a: &Tensor, b: &Tensor) -> f64 {
+    let num = (a - b).square().sum(Kind::Double).sqrt().double_value(&[]);
+    num / b.square().sum(Kind::Double).sqrt().double_value(&[])
+}
+
+#[test]
+fn pytorch_fid_saved_stats_at_2048() {
+    tch::manual_seed(14);
+    let opts = (Kind::Double, Device::Cpu);
+    let (n, d) = (2500, 2048);
+    // Non-negative, correlated activations like Inception's pool3 (pytorch-fid keeps f64).
+    let mix = Tensor::randn([d, d], opts) / (d as f64).sqrt();
+    let fa = Tensor::randn([n, d], opts).matmul(&mix).relu();
+    let fb = (Tensor::randn([n, d], opts).matmul(&(&mix + Tensor::randn([d, d], opts) * 0.02))
+        + 0.05)
+        .relu();
+    let dir = tempfile::tempdir().unwrap();
+    let mut loaded = Vec::new();
+    for (name, f) in [("a", &fa), ("b", &fb)] {
+        let acts = dir.path().join(format!("{name}.npy"));
+        let stats = dir.path().join(format!("{name}.npz"));
+        f.write_npy(&acts).unwrap();
+        pytorch_fid_save_stats(&acts, &stats);
+        let theirs = FeatureStats::load_npz(&stats).unwrap();
+        assert_eq!(theirs.dims(), 2048);
+        let ours = FeatureStats::from_features(f).unwrap();
+        let (dmu, dsigma) = (
+            rel_frobenius(&ours.mu, &theirs.mu),
+            rel_frobenius(&ours.sigma, &theirs.sigma),
+        );
+        println!("{name}: from_features vs np.mean/np.cov: mu {dmu:.2e}, sigma {dsigma:.2e}");
+        assert!(
+            dmu <= 1e-6 && dsigma <= 1e-6,
+            "mu {dmu:.3e} sigma {dsigma:.3e}"
+        );
+        loaded.push((stats, theirs));
+    }
+    let ours = frechet_distance(&loaded[0].1, &loaded[1].1).unwrap();
+    let theirs = pytorch_fid(&loaded[0].0, &loaded[1].0);
+    let rel = ((ours - theirs) / theirs).abs();
+    println!(
+        "d=2048 from pytorch-fid's files: ours {ours:.10} pytorch-fid {theirs:.10} rel {rel:.2e}"
+    );
+    assert!(
+        rel <= 1e-6,
+        "ours {ours} vs pytorch-fid {theirs} (rel {rel:.3e})"
+    );
 }
