@@ -5,6 +5,7 @@
 
 pub mod agreement;
 pub mod dpg;
+pub mod dpg_bench;
 pub mod error;
 pub mod evaluate;
 pub mod features;
@@ -22,6 +23,7 @@ pub mod reference;
 pub mod throughput;
 
 pub use dpg::{dpg_score, run_dpg_scorer, write_dpg_layout, DpgScore};
+pub use dpg_bench::{DpgBenchScore, ImageAnswers};
 pub use error::EvalError;
 pub use evaluate::run_evaluate_stage;
 pub use features::Extractor;
