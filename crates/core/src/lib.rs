@@ -19,4 +19,5 @@ pub use contract::ContractViolation;
 pub use events::{Event, EventKind, EventLines, EventSink, ParseEventError};
 pub use ids::{CacheKey, InvocationId, JobId, PipelineId, RunId, StageName};
 pub use job::{JobFile, StageKind, UpstreamJob};
+pub use prompts::{PromptSet, PromptSource, PromptsDecl};
 pub use status::{InvocationStatus, RunStatus};

@@ -50,6 +50,8 @@ pub struct Stage {
     pub timeout: Option<Duration>,
     /// Files whose content hash enters the cache key (command stages), as written.
     pub inputs: Vec<PathBuf>,
+    /// The prompt set a command stage draws (`prompts:`), paths as written.
+    pub prompts: Option<ddmd_core::PromptsDecl>,
 }
 
 /// What one job of a stage asks for.

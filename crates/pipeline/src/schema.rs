@@ -65,14 +65,36 @@ pub fn json_schema() -> Value {
             "params": { "type": "object" },
             "retries": { "type": "integer", "minimum": 0, "maximum": MAX_RETRIES },
             "timeout": duration,
-            "inputs": { "type": "array", "items": { "type": "string", "minLength": 1 } }
+            "inputs": { "type": "array", "items": { "type": "string", "minLength": 1 } },
+            "prompts": {
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "properties": {
+                    "shapes": { "type": "integer", "minimum": 1, "maximum": ddmd_core::prompts::source::MAX_SHAPES_PROMPTS },
+                    "dpg_bench": { "type": "string", "minLength": 1 },
+                    "text": { "type": "string", "minLength": 1 },
+                    "jsonl": { "type": "string", "minLength": 1 },
+                    "images_per_prompt": { "type": "integer", "minimum": 1, "maximum": ddmd_core::prompts::source::MAX_IMAGES_PER_PROMPT },
+                    "seed": { "type": "integer", "minimum": 0, "maximum": u32::MAX },
+                    "limit": { "type": "integer", "minimum": 1 }
+                },
+                "oneOf": [
+                    { "required": ["shapes"] }, { "required": ["dpg_bench"] },
+                    { "required": ["text"] }, { "required": ["jsonl"] }
+                ]
+            }
         },
         "if": { "properties": { "kind": { "const": "command" } } },
         "then": {
             "required": ["kind", "params"],
             "properties": { "params": { "type": "object", "required": ["run"], "properties": { "run": { "type": "string", "minLength": 1 } } } }
         },
-        "else": { "not": { "required": ["inputs"] } }
+        "else": {
+            "not": { "required": ["prompts"] },
+            "if": { "properties": { "kind": { "const": "evaluate" } } },
+            "else": { "not": { "required": ["inputs"] } }
+        }
     });
     // Each built-in kind's params, from the contracts the plan checks them with
     // (`ddmd_core::params`), so an editor completes and checks them as `validate` does.

@@ -66,7 +66,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "unknown_stage_key",
         "name: p\nstages:\n  a:\n    kind: judge\n    param: {}\n",
-        "p.yaml:5:5: stages.a.param: unknown key 'param' in stage 'a' (did you mean 'params'?); allowed keys: kind, needs, resources, matrix, include, exclude, fan_in, params, retries, timeout, inputs",
+        "p.yaml:5:5: stages.a.param: unknown key 'param' in stage 'a' (did you mean 'params'?); allowed keys: kind, needs, resources, matrix, include, exclude, fan_in, params, retries, timeout, inputs, prompts",
     ),
     (
         "unknown_resource_key",
@@ -286,7 +286,32 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "inputs_on_builtin_stage",
         "name: p\nstages:\n  a:\n    kind: judge\n    inputs: [data.csv]\n",
-        "p.yaml:5:13: stages.a.inputs: inputs are only for command stages (built-in stages know their inputs)",
+        "p.yaml:5:13: stages.a.inputs: inputs are only for command stages and evaluate stages (a scorer's script); other built-in stages know their inputs",
+    ),
+    (
+        "prompts_on_builtin_stage",
+        "name: p\nstages:\n  a:\n    kind: evaluate\n    prompts: { text: p.txt }\n",
+        "p.yaml:5:14: stages.a.prompts: prompts are drawn by a command stage (your sampler); built-in stages draw the shapes prompts themselves",
+    ),
+    (
+        "prompts_two_sources",
+        "name: p\nstages:\n  a:\n    kind: command\n    prompts: { text: p.txt, jsonl: p.jsonl }\n    params: { run: ls }\n",
+        "p.yaml:5:14: stages.a.prompts: expected one prompt source, found text and jsonl: keep one",
+    ),
+    (
+        "prompts_no_source",
+        "name: p\nstages:\n  a:\n    kind: command\n    prompts: { images_per_prompt: 4 }\n    params: { run: ls }\n",
+        "p.yaml:5:14: stages.a.prompts: expected one prompt source: shapes, dpg_bench, text, jsonl",
+    ),
+    (
+        "prompts_unknown_key",
+        "name: p\nstages:\n  a:\n    kind: command\n    prompts: { text: p.txt, images: 4 }\n    params: { run: ls }\n",
+        "p.yaml:5:29: stages.a.prompts.images: unknown key 'images' in prompts (did you mean 'shapes'?); allowed keys: shapes, dpg_bench, text, jsonl, images_per_prompt, seed, limit",
+    ),
+    (
+        "prompts_too_many_images",
+        "name: p\nstages:\n  a:\n    kind: command\n    prompts: { text: p.txt, images_per_prompt: 0 }\n    params: { run: ls }\n",
+        "p.yaml:5:48: stages.a.prompts.images_per_prompt: expected a whole number from 1 to 64, found the number 0",
     ),
     (
         "params_not_a_mapping",

@@ -511,6 +511,7 @@ fn schema_lists_exactly_the_keys_the_parser_accepts() {
             "matrix",
             "needs",
             "params",
+            "prompts",
             "resources",
             "retries",
             "timeout"

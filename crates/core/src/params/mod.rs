@@ -12,8 +12,8 @@ mod stages;
 mod values;
 
 pub use stages::{
-    DataParams, DistillParams, DivergenceBounds, EvaluateParams, JudgeParams, TeacherParams,
-    TorchscriptTeacher, MAX_OBJECTS, RESOLUTIONS,
+    DataParams, DistillParams, DivergenceBounds, DpgParams, EvaluateParams, FidParams, HpsParams,
+    JudgeParams, TeacherParams, TorchscriptTeacher, MAX_OBJECTS, RESOLUTIONS,
 };
 pub use values::{DataKind, Metric, Objects, OneOrMany, Regularizer, Schedule, Solver};
 

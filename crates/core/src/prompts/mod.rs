@@ -5,6 +5,11 @@
 //! per image: id, prompt, seed, expected file name; see `manifest`).
 
 pub mod dpg_csv;
+pub mod manifest;
+pub mod source;
+
+pub use manifest::{ImageEntry, ImageFile, PromptSet};
+pub use source::{PromptSource, PromptsDecl};
 
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,7 @@ pub const STAGE_KEYS: &[&str] = &[
     "retries",
     "timeout",
     "inputs",
+    "prompts",
 ];
 pub const RESOURCE_KEYS: &[&str] = &["gpus", "cpus", "share_gpu"];
 pub const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "account", "qos", "extra"];

@@ -4,6 +4,7 @@
 mod graph;
 pub(crate) mod keys;
 mod matrix;
+mod prompts;
 pub(crate) mod read;
 mod stage;
 pub(crate) mod text;

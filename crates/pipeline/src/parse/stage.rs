@@ -55,6 +55,10 @@ pub fn stage(
         None => Some(Vec::new()),
         Some(n) => inputs(ctx, n, &join(path, "inputs"), kind),
     };
+    let prompts = match opt(node, "prompts") {
+        None => Some(None),
+        Some(n) => super::prompts::prompts(ctx, n, &join(path, "prompts"), kind).map(Some),
+    };
     let m = matrix::matrix(ctx, node, path);
 
     let kind = kind?;
@@ -84,6 +88,7 @@ pub fn stage(
                 Some(t) => Some(t?),
             },
             inputs: inputs?,
+            prompts: prompts?,
         },
         refs,
     ))
@@ -230,11 +235,11 @@ fn timeout(ctx: &mut Ctx, node: &Node, path: &str) -> Option<std::time::Duration
 
 fn inputs(ctx: &mut Ctx, node: &Node, path: &str, kind: Option<StageKind>) -> Option<Vec<PathBuf>> {
     let items = ctx.seq(node, path, "a list of file paths")?;
-    if kind.is_some_and(|k| k != StageKind::Command) {
+    if kind.is_some_and(|k| !matches!(k, StageKind::Command | StageKind::Evaluate)) {
         ctx.err(
             node.pos,
             path,
-            "inputs are only for command stages (built-in stages know their inputs)",
+            "inputs are only for command stages and evaluate stages (a scorer's script); other built-in stages know their inputs",
         );
         return None;
     }
