@@ -48,6 +48,13 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// The built-in shapes prompts as a DPG-Bench CSV, optionally with a reference folder of
+    /// their renders (`ddmd-pipe prompts --help`).
+    #[command(disable_help_flag = true)]
+    Prompts {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
     /// Re-render a pipeline's report from the database alone.
     Report(ddmd_report::ReportArgs),
     /// Show whether libtorch sees CUDA and which GPUs a run would use.

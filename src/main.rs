@@ -63,6 +63,7 @@ fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         Command::Validate(a) => commands::plan::validate(&a, home),
         Command::Fid { args } => Err(builtin::exec_worker("fid", &args)),
         Command::Sample { args } => Err(builtin::exec_worker("sample", &args)),
+        Command::Prompts { args } => Err(builtin::exec_worker("prompts", &args)),
         Command::Devices => {
             let status = std::process::Command::new(builtin::worker_path())
                 .arg("devices")

@@ -3,7 +3,9 @@
 //! Pure: no database, no processes. Whether a job is cached is decided by `status`.
 
 mod cache_key;
+mod eval_files;
 mod params_check;
+mod prompts;
 mod render;
 mod resolve;
 pub mod status;
@@ -34,6 +36,8 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// Shell command of a `command` stage, rendered from params and point.
     pub command: Option<String>,
+    /// The prompt set a command stage's job draws (`prompts:`), read at plan time.
+    pub prompts: Option<std::sync::Arc<ddmd_core::PromptSet>>,
     pub cache_key: CacheKey,
     /// Length of the longest chain of jobs from this one to a sink, this one included; the
     /// dispatcher starts the longest chains first.

@@ -48,6 +48,33 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
             }
         }
 
+        // One read per stage: every job of the stage draws the same set.
+        let prompt_set = match &stage.prompts {
+            None => None,
+            Some(decl) => match super::prompts::load(decl, base_dir) {
+                Ok(set) => Some(std::sync::Arc::new(set)),
+                Err(e) => {
+                    errors.push(located(
+                        spec,
+                        &format!("stages.{name}.prompts.{}", decl.source.key()),
+                        e,
+                    ));
+                    continue;
+                }
+            },
+        };
+        if stage.kind == StageKind::Evaluate {
+            for need in &stage.needs {
+                let up = &spec.stages[need];
+                if up.kind == StageKind::Command && up.prompts.is_none() {
+                    errors.push(located(
+                        spec,
+                        &format!("stages.{name}.needs"),
+                        format!("evaluate scores the images a command stage draws for a prompt set; stage '{need}' has no `prompts:` block (see docs/PIPELINES.md, \"Drawing images\")"),
+                    ));
+                }
+            }
+        }
         let own = ddmd_pipeline::expand(stage);
         if own.is_empty() {
             // A stage with no job would silently run nothing, and its dependants nothing or
@@ -122,6 +149,17 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     }
                 }
 
+                if let Some(set) = &prompt_set {
+                    inputs.push((format!("prompts ({})", set.source), set.fingerprint()));
+                }
+                if stage.kind == StageKind::Evaluate {
+                    match super::eval_files::resolve(&mut params, base_dir) {
+                        Ok(files) => inputs.extend(files),
+                        Err((path, e)) => {
+                            errors.push(located(spec, &format!("stages.{name}.params.{path}"), e))
+                        }
+                    }
+                }
                 let upstream_keys = needs.iter().map(|&u| jobs[u].cache_key.clone()).collect();
                 let key = cache_key(&CacheInputs {
                     stage: name.as_str(),
@@ -146,6 +184,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     retries: stage.retries,
                     timeout: stage.timeout,
                     command,
+                    prompts: prompt_set.clone(),
                     cache_key: key,
                     critical_path: 1.0,
                 });

@@ -391,6 +391,7 @@ impl<'a> Dispatcher<'a> {
         let attempt = Attempt {
             job_file,
             command: job.command.clone(),
+            prompts: job.prompts.clone(),
             cwd: self.opts.cwd.clone(),
             timeout: job.timeout,
             grace: self.opts.grace,

@@ -3,6 +3,7 @@
 
 pub mod dispatcher;
 pub mod executor;
+pub mod images;
 pub mod local;
 pub mod pool;
 pub mod progress;

@@ -53,6 +53,9 @@ pub struct Outcome {
 pub struct Attempt {
     pub job_file: JobFile,
     pub command: Option<String>,
+    /// The prompt set a generating job draws: written to `$DDMD_PROMPTS` before it starts,
+    /// its images checked against it before anything is published.
+    pub prompts: Option<Arc<ddmd_core::PromptSet>>,
     pub cwd: PathBuf,
     pub timeout: Option<Duration>,
     pub grace: Duration,
@@ -112,6 +115,14 @@ impl Attempt {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        if let Some(set) = &self.prompts {
+            let manifest = jf.job_dir.join(ddmd_core::prompts::manifest::MANIFEST_FILE);
+            std::fs::write(&manifest, set.manifest_text())
+                .with_context(|| format!("cannot write {}", manifest.display()))?;
+            let images = jf.work_dir.join(ddmd_core::prompts::manifest::IMAGES_DIR);
+            std::fs::create_dir_all(&images)
+                .with_context(|| format!("cannot create {}", images.display()))?;
+        }
         let job_json = jf.job_dir.join("job.json");
         std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
             .with_context(|| format!("cannot write {}", job_json.display()))?;
@@ -120,6 +131,7 @@ impl Attempt {
 
     /// Publishes a success's artifacts (a failed move makes it a failure) and records the end.
     async fn conclude(&self, outcome: Outcome) -> Outcome {
+        let outcome = self.check_images(outcome).await;
         let outcome = if outcome.ended == Ended::Succeeded {
             match self
                 .home
@@ -139,6 +151,27 @@ impl Attempt {
             .then(|| self.home.artifact_dir(&self.job_file.cache_key));
         self.finish(&outcome, artifact_dir).await;
         outcome
+    }
+
+    /// A generating job succeeded only if its images match its prompts (see `images`).
+    async fn check_images(&self, outcome: Outcome) -> Outcome {
+        let (Ended::Succeeded, Some(set)) = (outcome.ended, self.prompts.clone()) else {
+            return outcome;
+        };
+        let work = self.job_file.work_dir.clone();
+        // Decoding thousands of large images is CPU work: keep it off the async threads.
+        let checked =
+            tokio::task::spawn_blocking(move || super::images::check_and_index(&set, &work))
+                .await
+                .unwrap_or_else(|e| Err(format!("the image check stopped: {e}")));
+        match checked {
+            Ok(_) => outcome,
+            Err(msg) => Outcome {
+                ended: Ended::Failed,
+                error: Some(msg),
+                exit_code: outcome.exit_code,
+            },
+        }
     }
 
     /// A failed job's message: the job's own failure event first, then the last log lines.
@@ -293,6 +326,17 @@ impl Attempt {
             ("DDMD_HOME".into(), jf.home.display().to_string()),
             ("DDMD_CPUS".into(), self.cpus.to_string()),
         ];
+        if self.prompts.is_some() {
+            use ddmd_core::prompts::manifest::{IMAGES_DIR, MANIFEST_FILE};
+            env.push((
+                "DDMD_PROMPTS".into(),
+                jf.job_dir.join(MANIFEST_FILE).display().to_string(),
+            ));
+            env.push((
+                "DDMD_IMAGES".into(),
+                jf.work_dir.join(IMAGES_DIR).display().to_string(),
+            ));
+        }
         env.extend(self.extra_env.iter().cloned());
         env
     }

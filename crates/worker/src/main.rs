@@ -25,6 +25,8 @@ enum Command {
     Job { job: PathBuf },
     /// Fréchet Inception Distance between two image folders or .npz statistics.
     Fid(ddmd_eval::FidArgs),
+    /// The built-in shapes prompts as a DPG-Bench CSV (and optionally their renders).
+    Prompts(ddmd_eval::PromptsArgs),
     /// Sample images from a teacher or student checkpoint.
     Sample(ddmd_science::SampleArgs),
     /// Show whether libtorch sees CUDA.
@@ -62,6 +64,7 @@ fn run(cmd: Command) -> anyhow::Result<i32> {
             println!("FID: {fid:.6}");
             Ok(0)
         }
+        Command::Prompts(a) => ddmd_eval::prompts_command(&a).map(|_| 0),
         Command::Sample(a) => ddmd_science::sample_command(&a).map(|_| 0),
         Command::Devices { count } => {
             let n = tch::Cuda::device_count();

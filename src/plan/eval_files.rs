@@ -1,0 +1,70 @@
+//! Files an `evaluate` job's parameters name (`fid.reference`, a TorchScript `fid.features`):
+//! resolved against the pipeline file's folder, like `inputs`, and fingerprinted into the
+//! cache key, so a changed reference re-runs the evaluation instead of reusing its numbers.
+
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Rewrites relative paths in `params` to absolute ones and returns the cache inputs
+/// (parameter path, fingerprint). The error names the parameter and the file.
+pub fn resolve(
+    params: &mut Map<String, Value>,
+    base_dir: &Path,
+) -> Result<Vec<(String, String)>, (String, String)> {
+    let mut out = Vec::new();
+    let Some(Value::Object(fid)) = params.get_mut("fid") else {
+        return Ok(out);
+    };
+    for key in ["reference", "features"] {
+        let Some(Value::String(s)) = fid.get(key) else {
+            continue;
+        };
+        // `features: inception | judge` are names, not files.
+        if key == "features" && (s == "inception" || s == "judge") {
+            continue;
+        }
+        let p = PathBuf::from(s);
+        let full = if p.is_absolute() { p } else { base_dir.join(p) };
+        let path = format!("fid.{key}");
+        let fp = fingerprint(&full).map_err(|e| (path.clone(), e))?;
+        out.push((format!("{path} ({s})"), fp));
+        fid.insert(key.to_string(), Value::String(full.display().to_string()));
+    }
+    Ok(out)
+}
+
+/// A file's sha256; a folder's listing with sizes and modification times (hashing every image
+/// of a large reference at each plan would cost more than the plan; the worker hashes the
+/// content once when it caches the reference's features).
+fn fingerprint(p: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    if meta.is_file() {
+        return ddmd_core::text::sha256_file(p)
+            .map(|(h, _)| h)
+            .map_err(|e| format!("cannot read {}: {e}", p.display()));
+    }
+    let mut entries: Vec<String> = Vec::new();
+    let rd = std::fs::read_dir(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    for e in rd {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let m = e
+            .metadata()
+            .map_err(|err| format!("cannot read {}: {err}", e.path().display()))?;
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        entries.push(format!(
+            "{}\t{}\t{mtime}",
+            e.file_name().to_string_lossy(),
+            m.len()
+        ));
+    }
+    entries.sort();
+    use sha2::Digest;
+    Ok(hex::encode(sha2::Sha256::digest(
+        entries.join("\n").as_bytes(),
+    )))
+}
