@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 /// Prompt stream of evaluation, disjoint from training streams (which use the job seed).
-const PROMPT_SALT: u64 = 0x4556_414c_5052_4d54; // "EVALPRMT"
+pub(crate) const PROMPT_SALT: u64 = 0x4556_414c_5052_4d54; // "EVALPRMT"
 /// Noise stream of the PSNR comparison (student and teacher draw the same noise from it).
 const PSNR_SALT: u64 = 0x5053_4e52_5f4e_5349; // "PSNR_NSI"
 /// Images shown with the judge's answers on the `judged@S.html` page.
@@ -167,7 +167,7 @@ fn sample(
     Ok(Tensor::cat(&out, 0))
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     // The worker runs from anywhere; the scorer script sits beside the binary's source tree,
     // or is named explicitly with DDMD_HPS_SCORER.
     std::env::var("DDMD_REPO")
@@ -326,8 +326,17 @@ fn measure_set(cx: &SetContext, tag: &str, images: &Tensor, sink: &mut EventSink
 }
 
 pub fn run_evaluate_stage(job: &JobFile, sink: &mut EventSink) -> Result<()> {
-    let up = upstreams(job)?;
     let params: EvaluateParams = ddmd_core::params::parse(&job.params)?;
+    // Images a command stage drew (the user's own model): measured from the files.
+    if let Some(drawn) = job.upstream.iter().find(|u| u.kind == StageKind::Command) {
+        let inputs = crate::images_eval::ImageEvalInputs {
+            generator: drawn,
+            judge: job.upstream.iter().find(|u| u.kind == StageKind::Judge),
+            metrics_given: job.params.contains_key("metrics"),
+        };
+        return crate::images_eval::run_on_images(job, inputs, params, sink);
+    }
+    let up = upstreams(job)?;
     let device = ddmd_science::device_for_job();
     let gen = match params.checkpoint {
         None => Generator::load(&up.generator.artifact_dir, device),

@@ -74,6 +74,34 @@ pub fn score_hps(
             .map_err(|e| EvalError::io(&path, e))?;
         items.push(Item { file, prompt: p });
     }
+    score_files(cmd, &img_dir, &items, work)
+}
+
+/// Scores image files already on disk (`items`: file name inside `img_dir`, prompt), such as
+/// the images a command stage drew; `work` is a scratch folder.
+pub fn score_hps_files(
+    cmd: &ScorerCommand,
+    img_dir: &Path,
+    items: &[(String, String)],
+    work: &Path,
+) -> Result<HpsOutcome> {
+    std::fs::create_dir_all(work).map_err(|e| EvalError::io(work, e))?;
+    let items: Vec<Item> = items
+        .iter()
+        .map(|(file, prompt)| Item {
+            file: file.clone(),
+            prompt,
+        })
+        .collect();
+    score_files(cmd, img_dir, &items, work)
+}
+
+fn score_files(
+    cmd: &ScorerCommand,
+    img_dir: &Path,
+    items: &[Item],
+    work: &Path,
+) -> Result<HpsOutcome> {
     let prompts_path = work.join("prompts.json");
     let text = serde_json::to_string(&items).map_err(|e| EvalError::io(&prompts_path, e))?;
     std::fs::write(&prompts_path, text).map_err(|e| EvalError::io(&prompts_path, e))?;
@@ -82,7 +110,7 @@ pub fn score_hps(
     let out = std::process::Command::new(&cmd.program)
         .args(&cmd.args)
         .arg("--images")
-        .arg(&img_dir)
+        .arg(img_dir)
         .arg("--prompts")
         .arg(&prompts_path)
         .env("DDMD_EVENTS", &events)

@@ -13,6 +13,7 @@ pub mod fid;
 pub mod fid_cmd;
 pub mod hps;
 pub mod image_files;
+pub mod images_eval;
 pub mod judge;
 pub mod judge_stage;
 pub mod judge_train;
@@ -20,6 +21,7 @@ pub mod judged_page;
 pub mod kid;
 pub mod psnr;
 pub mod reference;
+pub mod shapes_prompts;
 pub mod throughput;
 
 pub use dpg::{dpg_score, run_dpg_scorer, write_dpg_layout, DpgScore};
@@ -29,7 +31,7 @@ pub use evaluate::run_evaluate_stage;
 pub use features::Extractor;
 pub use fid::{frechet_distance, trace_sqrt_product, FeatureStats};
 pub use fid_cmd::{fid_command, FidArgs};
-pub use hps::{score_hps, HpsOutcome, ScorerCommand};
+pub use hps::{score_hps, score_hps_files, HpsOutcome, ScorerCommand};
 pub use image_files::{features_of_files, folder_images};
 pub use judge::{Judge, JudgeConfig};
 pub use judge_stage::run_judge_stage;
@@ -37,4 +39,5 @@ pub use judge_train::{
     judge_accuracy, train_judge, train_judge_with, AccuracyTable, JudgeTrainParams,
 };
 pub use kid::{kid, Kid};
+pub use shapes_prompts::{prompts_command, PromptsArgs};
 pub use throughput::{measure, Throughput};
