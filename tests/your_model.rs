@@ -295,3 +295,42 @@ fn a_malformed_prompt_file_stops_validate_at_its_line() {
         !env.home().join("runs.sqlite").exists() || env.scalar("select count(*) from runs") == "0"
     );
 }
+
+/// What evaluate is asked must fit what it reads, checked before anything runs: metrics that
+/// need the built-in generator on drawn images, FID without a reference, DPG by the judge with
+/// no judge, and drawn-image settings on a built-in evaluate (which would be ignored).
+#[test]
+fn evaluate_params_must_fit_what_it_reads() {
+    let env = Env::new();
+    std::fs::write(env.path().join("p.txt"), "a cat\n").unwrap();
+    let drawn = |params: &str| {
+        format!(
+            "name: e\nstages:\n  generate:\n    kind: command\n    prompts: {{ text: p.txt }}\n    params: {{ run: 'true' }}\n  evaluate:\n    kind: evaluate\n    needs: [generate]\n    params: {params}\n"
+        )
+    };
+    let cases = [
+        (
+            drawn("{ metrics: [fid, pixels], fid: { reference: p.txt } }"),
+            "stages.evaluate.params.metrics: pixels need the built-in generator; drawn images are measured with fid, kid, dpg, hps",
+        ),
+        (
+            drawn("{ metrics: [kid] }"),
+            "stages.evaluate.params.fid: fid and kid of drawn images need a reference",
+        ),
+        (
+            drawn("{ metrics: [dpg] }"),
+            "stages.evaluate.params.dpg: the shapes judge answers DPG (and gives judge features) here, and no judge stage is in needs",
+        ),
+        (
+            "name: e\nstages:\n  teacher:\n    kind: teacher\n  judge:\n    kind: judge\n  evaluate:\n    kind: evaluate\n    needs: [teacher, judge]\n    params: { setting: \"4\" }\n".to_string(),
+            "stages.evaluate.params.setting: `setting` applies to images a command stage draws (prompts:)",
+        ),
+    ];
+    for (i, (yaml, expect)) in cases.iter().enumerate() {
+        let p = env.pipeline(&format!("e{i}.yaml"), yaml);
+        let out = env.run(&["validate", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "case {i}: {err}");
+    }
+}

@@ -68,3 +68,76 @@ fn fingerprint(p: &Path) -> Result<String, String> {
         entries.join("\n").as_bytes(),
     )))
 }
+
+/// Metrics an evaluate job can measure on drawn images (the others need the built-in
+/// generator); the worker enforces the same list.
+const IMAGE_METRICS: &[&str] = &["fid", "kid", "dpg", "hps"];
+
+/// What an evaluate job's parameters must say given what it reads: drawn images (a generating
+/// command stage in `needs`) or a built-in generator. Problems as (parameter path, message),
+/// found before anything runs; nothing meant for the other kind of upstream is ignored.
+pub fn check_upstream(
+    params: &Map<String, Value>,
+    draws: bool,
+    has_judge: bool,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let metrics: Vec<String> = match params.get("metrics") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        // The defaults: [fid, dpg] for drawn images, the built-in list otherwise.
+        _ if draws => vec!["fid".into(), "dpg".into()],
+        _ => Vec::new(),
+    };
+    let fid = params.get("fid").and_then(Value::as_object);
+    let scorer = params
+        .get("dpg")
+        .and_then(Value::as_object)
+        .and_then(|d| d.get("scorer"))
+        .and_then(Value::as_str);
+    if draws {
+        let other: Vec<&str> = metrics
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !IMAGE_METRICS.contains(m))
+            .collect();
+        if !other.is_empty() {
+            out.push((
+                "metrics".into(),
+                format!(
+                    "{} need the built-in generator; drawn images are measured with {}",
+                    other.join(", "),
+                    IMAGE_METRICS.join(", ")
+                ),
+            ));
+        }
+        let wants = |m: &str| metrics.iter().any(|x| x == m);
+        if (wants("fid") || wants("kid")) && fid.and_then(|f| f.get("reference")).is_none() {
+            out.push((
+                "fid".into(),
+                "fid and kid of drawn images need a reference: fid: { reference: <image folder or pytorch-fid .npz> }".into(),
+            ));
+        }
+        let judge_needed = wants("dpg") && matches!(scorer, None | Some("judge"))
+            || fid.and_then(|f| f.get("features")).and_then(Value::as_str) == Some("judge");
+        if judge_needed && !has_judge {
+            out.push((
+                "dpg".into(),
+                "the shapes judge answers DPG (and gives judge features) here, and no judge stage is in needs: add one, or set dpg: { scorer: \"<your VQA command>\" }".into(),
+            ));
+        }
+    } else {
+        for key in ["setting", "fid", "dpg", "hps"] {
+            if params.contains_key(key) {
+                out.push((
+                    key.into(),
+                    format!("`{key}` applies to images a command stage draws (prompts:); this evaluate samples a built-in generator, so it would be ignored: remove it"),
+                ));
+            }
+        }
+    }
+    out
+}
