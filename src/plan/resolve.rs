@@ -155,18 +155,18 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 if stage.kind == StageKind::Evaluate {
                     let up_kind =
                         |k: StageKind| stage.needs.iter().any(|n| spec.stages[n].kind == k);
-                    for (path, e) in super::eval_files::check_upstream(
+                    for (path, e) in super::param_files::check_upstream(
                         &params,
                         up_kind(StageKind::Command),
                         up_kind(StageKind::Judge),
                     ) {
                         errors.push(located(spec, &format!("stages.{name}.params.{path}"), e));
                     }
-                    match super::eval_files::resolve(&mut params, base_dir) {
-                        Ok(files) => inputs.extend(files),
-                        Err((path, e)) => {
-                            errors.push(located(spec, &format!("stages.{name}.params.{path}"), e))
-                        }
+                }
+                match super::param_files::resolve(stage.kind, &mut params, base_dir) {
+                    Ok(files) => inputs.extend(files),
+                    Err((path, e)) => {
+                        errors.push(located(spec, &format!("stages.{name}.params.{path}"), e))
                     }
                 }
                 let upstream_keys = needs.iter().map(|&u| jobs[u].cache_key.clone()).collect();

@@ -1,22 +1,37 @@
-//! Files an `evaluate` job's parameters name (`fid.reference`, a TorchScript `fid.features`):
-//! resolved against the pipeline file's folder, like `inputs`, and fingerprinted into the
-//! cache key, so a changed reference re-runs the evaluation instead of reusing its numbers.
+//! Files a built-in job's parameters name — an evaluate job's `fid.reference` and TorchScript
+//! `fid.features`, a distill job's `teacher.torchscript` — resolved against the pipeline
+//! file's folder, like `inputs`, checked to exist before anything runs, and fingerprinted
+//! into the cache key: a re-exported teacher or a changed reference re-runs the job instead
+//! of reusing results computed from the old file. Also the evaluate checks that depend on
+//! what the job reads (drawn images or a built-in generator).
 
+use ddmd_core::StageKind;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+
+/// (stage kind, mapping, key) of every parameter that names a file.
+const FILE_PARAMS: &[(StageKind, &str, &str)] = &[
+    (StageKind::Evaluate, "fid", "reference"),
+    (StageKind::Evaluate, "fid", "features"),
+    (StageKind::Distill, "teacher", "torchscript"),
+];
 
 /// Rewrites relative paths in `params` to absolute ones and returns the cache inputs
 /// (parameter path, fingerprint). The error names the parameter and the file.
 pub fn resolve(
+    kind: StageKind,
     params: &mut Map<String, Value>,
     base_dir: &Path,
 ) -> Result<Vec<(String, String)>, (String, String)> {
     let mut out = Vec::new();
-    let Some(Value::Object(fid)) = params.get_mut("fid") else {
-        return Ok(out);
-    };
-    for key in ["reference", "features"] {
-        let Some(Value::String(s)) = fid.get(key) else {
+    for &(k, section, key) in FILE_PARAMS {
+        if k != kind {
+            continue;
+        }
+        let Some(Value::Object(m)) = params.get_mut(section) else {
+            continue;
+        };
+        let Some(Value::String(s)) = m.get(key) else {
             continue;
         };
         // `features: inception | judge` are names, not files.
@@ -25,10 +40,10 @@ pub fn resolve(
         }
         let p = PathBuf::from(s);
         let full = if p.is_absolute() { p } else { base_dir.join(p) };
-        let path = format!("fid.{key}");
+        let path = format!("{section}.{key}");
         let fp = fingerprint(&full).map_err(|e| (path.clone(), e))?;
         out.push((format!("{path} ({s})"), fp));
-        fid.insert(key.to_string(), Value::String(full.display().to_string()));
+        m.insert(key.to_string(), Value::String(full.display().to_string()));
     }
     Ok(out)
 }
