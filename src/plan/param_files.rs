@@ -40,6 +40,8 @@ pub fn resolve(
         }
         let p = PathBuf::from(s);
         let full = if p.is_absolute() { p } else { base_dir.join(p) };
+        // Absolute, so the job finds it from any working directory (or Slurm node).
+        let full = std::path::absolute(&full).unwrap_or(full);
         let path = format!("{section}.{key}");
         let fp = fingerprint(&full).map_err(|e| (path.clone(), e))?;
         out.push((format!("{path} ({s})"), fp));
