@@ -98,7 +98,7 @@ const CASES: &[Case] = &[
     case("distill", "alpha", "strong", "invalid type: string \"strong\", expected a number"),
     case("distill", "student_steps", "9", "must be in 1..=8, got 9"),
     case("distill", "schedule", "hybird", "unknown value `hybird`; expected one of coupled, hybrid, constrained (did you mean 'hybrid'?)"),
-    case("evaluate", "favourite_colour", "1", "unknown parameter; expected one of alpha, batch, checkpoint, images_per_prompt"),
+    case("evaluate", "favourite_colour", "1", "unknown parameter; expected one of alpha, batch, checkpoint, dpg, fid, hps, images_per_prompt"),
     case("evaluate", "sample_step", "4", "unknown parameter (did you mean 'sample_steps'?)"),
     case("evaluate", "samples", "many", "invalid type: string \"many\", expected a non-negative integer"),
     case("evaluate", "samples", "1", "must be at least 2, got 1"),

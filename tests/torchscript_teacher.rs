@@ -70,22 +70,27 @@ fn statuses(env: &Env, invocation: u32) -> Vec<Vec<String>> {
     ))
 }
 
-#[test]
-fn a_pytorch_teacher_is_distilled_and_evaluated_in_one_pipeline() {
-    let env = Env::new();
-    let teacher = env.path().join("teacher.pt");
-    export(&teacher, 0, 5);
-    let p = env.pipeline("pytorch.yaml", &pipeline(teacher.to_str().unwrap()));
+/// Runs the pipeline; its first invocation ran all three jobs and each succeeded.
+fn run_all_succeed(env: &Env, p: &Path) {
     let out = env.run(&["run", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
-        statuses(&env, 1),
+        statuses(env, 1),
         vec![
             vec!["distill".to_string(), "succeeded".into()],
             vec!["evaluate".to_string(), "succeeded".into()],
             vec!["judge".to_string(), "succeeded".into()],
         ]
     );
+}
+
+#[test]
+fn a_pytorch_teacher_is_distilled_and_evaluated_in_one_pipeline() {
+    let env = Env::new();
+    let teacher = env.path().join("teacher.pt");
+    export(&teacher, 0, 5);
+    let p = env.pipeline("pytorch.yaml", &pipeline(teacher.to_str().unwrap()));
+    run_all_succeed(&env, &p);
 
     // The run records its teacher: the parameter, and a student built on the TorchScript
     // backend (the student is a trainable copy of the user's module).
@@ -186,16 +191,7 @@ fn a_relative_teacher_path_is_relative_to_the_pipeline_file() {
     export(&project.join("teacher.pt"), 0, 0);
     assert!(!env.path().join("teacher.pt").exists());
     let p = env.pipeline("project/pytorch.yaml", &pipeline("teacher.pt"));
-    let out = env.run(&["run", p.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        statuses(&env, 1),
-        vec![
-            vec!["distill".to_string(), "succeeded".into()],
-            vec!["evaluate".to_string(), "succeeded".into()],
-            vec!["judge".to_string(), "succeeded".into()],
-        ]
-    );
+    run_all_succeed(&env, &p);
     // The student's model.json names a teacher file that loads from any folder (evaluate and
     // `ddmd-pipe sample` rebuild the student from it).
     let artifacts = env.scalar("select artifact_dir from runs where stage = 'distill'");

@@ -12,7 +12,7 @@
 use crate::agreement::judge_agreement;
 use crate::dpg::dpg_score;
 use crate::fid::{frechet_distance, FeatureStats};
-use crate::hps::{score_hps, HpsOutcome, ScorerCommand};
+use crate::hps::{record_outcome, score_hps, ScorerCommand};
 use crate::judge::Judge;
 use crate::judged_page::write_judged_page;
 use crate::kid::kid;
@@ -549,15 +549,8 @@ fn hps(
         Err(_) => ScorerCommand::hps_default(&repo_root()),
     };
     let scratch = work_dir.join(format!("hps@{steps}"));
-    match score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch) {
-        Ok(HpsOutcome::Score(v)) => sink.metric(&key, s.step, v)?,
-        Ok(HpsOutcome::Unavailable(why)) => sink.status("unavailable", Some(&key), Some(&why))?,
-        Err(e) => sink.status(
-            "unavailable",
-            Some(&key),
-            Some(&format!("scorer failed: {e}")),
-        )?,
-    }
+    let outcome = score_hps(&cmd, &images.narrow(0, 0, n as i64), &texts, &scratch);
+    record_outcome(sink, &key, s.step, outcome)?;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }

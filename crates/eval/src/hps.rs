@@ -127,6 +127,25 @@ fn score_files(
     read_outcome(&events)
 }
 
+/// Records a scoring's outcome under `key`: the score, or "unavailable" with the scorer's
+/// reason (or its failure) — never a number it did not report.
+pub fn record_outcome(
+    sink: &mut ddmd_core::EventSink,
+    key: &str,
+    step: i64,
+    outcome: Result<HpsOutcome>,
+) -> std::io::Result<()> {
+    match outcome {
+        Ok(HpsOutcome::Score(v)) => sink.metric(key, step, v),
+        Ok(HpsOutcome::Unavailable(why)) => sink.status("unavailable", Some(key), Some(&why)),
+        Err(e) => sink.status(
+            "unavailable",
+            Some(key),
+            Some(&format!("scorer failed: {e}")),
+        ),
+    }
+}
+
 /// The last `hps` metric or `unavailable` status in a scorer's events file.
 pub fn read_outcome(events: &Path) -> Result<HpsOutcome> {
     let text = std::fs::read_to_string(events).map_err(|e| EvalError::io(events, e))?;

@@ -17,7 +17,7 @@
 use crate::dpg_bench::{self, DpgBenchScore};
 use crate::features::{default_inception_path, Extractor};
 use crate::fid::{frechet_distance, FeatureStats};
-use crate::hps::{score_hps_files, HpsOutcome, ScorerCommand};
+use crate::hps::{record_outcome, score_hps_files, ScorerCommand};
 use crate::image_files::{decode_rgb, features_of_files, folder_images, judge_input};
 use crate::judge::Judge;
 use crate::kid::kid;
@@ -210,17 +210,8 @@ pub fn run_on_images(
             .map(|f| (f.file.clone(), drawn.set.prompts[f.prompt].text.clone()))
             .collect();
         let scratch = job.work_dir.join("hps");
-        match score_hps_files(&cmd, &drawn.dir, &items, &scratch) {
-            Ok(HpsOutcome::Score(v)) => sink.metric(&key, 0, v)?,
-            Ok(HpsOutcome::Unavailable(why)) => {
-                sink.status("unavailable", Some(&key), Some(&why))?
-            }
-            Err(e) => sink.status(
-                "unavailable",
-                Some(&key),
-                Some(&format!("scorer failed: {e}")),
-            )?,
-        }
+        let outcome = score_hps_files(&cmd, &drawn.dir, &items, &scratch);
+        record_outcome(sink, &key, 0, outcome)?;
         let _ = std::fs::remove_dir_all(&scratch);
     }
     Ok(())
