@@ -12,6 +12,12 @@ Standard library only. Events are JSON lines appended to the file named by $DDMD
 
 Sequence numbers continue after the last event already in the file, so several processes of
 one job (run one after another) never reuse a number: the orchestrator keys rows by them.
+
+In a multi-process job (torchrun sets RANK and WORLD_SIZE) only global rank 0 writes, so a
+metric every rank logs is recorded once; `metric(..., all_ranks=True)` writes from every rank
+under a per-rank key (`grad_norm/rank3`). The ranks share the one $DDMD_EVENTS file: each
+rank numbers its events in its own residue class modulo the world size and appends whole
+lines with one write each, so lines never interleave and numbers never collide.
 What the orchestrator refuses (recorded as a warning that `ddmd-pipe runs show` lists): keys
 over 256 bytes or with control characters, artifact paths that are absolute or lead out of
 $DDMD_ARTIFACTS. Messages over 64 KiB are cut. See DESIGN §7.
@@ -28,6 +34,15 @@ __all__ = ["metric", "metrics", "artifact", "log", "progress", "status", "unavai
 
 _file = None
 _seq = None
+_fd = None
+
+
+def _rank():
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _world():
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
 def _last_seq(path):
@@ -49,11 +64,17 @@ def _last_seq(path):
 
 
 def _open():
-    global _file, _seq
+    global _file, _seq, _fd
     if _seq is not None:
         return
     path = os.environ.get("DDMD_EVENTS")
-    if path:
+    world = _world()
+    if path and world > 1:
+        # The first number of this rank's residue class above everything already written.
+        start = _last_seq(path) + 1
+        _seq = -(-start // world) * world + _rank()
+        _fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    elif path:
         _seq = _last_seq(path) + 1
         _file = open(path, "a", buffering=1 << 16)
     else:
@@ -71,20 +92,31 @@ def _num(v):
     return v
 
 
-def _emit(kind, flush=False, **fields):
+def _emit(kind, flush=False, all_ranks=False, **fields):
     global _seq
+    if _rank() != 0 and not all_ranks:
+        return
     _open()
     ev = {"seq": _seq, "t": time.time(), "type": kind}
     ev.update(fields)
+    line = json.dumps(ev, allow_nan=False) + "\n"
+    if _fd is not None:
+        # One write per line on an O_APPEND descriptor: ranks never split each other's lines.
+        _seq += _world()
+        os.write(_fd, line.encode())
+        return
     _seq += 1
-    _file.write(json.dumps(ev, allow_nan=False) + "\n")
+    _file.write(line)
     if flush:
         _file.flush()
 
 
-def metric(key, value, step=0):
-    """One point of a metric curve (`value` may be NaN or infinite)."""
-    _emit("metric", key=str(key), step=int(step), value=_num(value))
+def metric(key, value, step=0, all_ranks=False):
+    """One point of a metric curve (`value` may be NaN or infinite). In a multi-process job
+    only rank 0's is written, unless `all_ranks`: then every rank writes `key/rank<r>`."""
+    if all_ranks:
+        key = f"{key}/rank{_rank()}"
+    _emit("metric", all_ranks=all_ranks, key=str(key), step=int(step), value=_num(value))
 
 
 def metrics(values, step=0):
@@ -98,8 +130,10 @@ def artifact(name, path):
     _emit("artifact", flush=True, name=str(name), path=str(path))
 
 
-def log(message, level="info"):
-    _emit("log", level=level, message=str(message))
+def log(message, level="info", all_ranks=False):
+    if all_ranks:
+        message = f"[rank {_rank()}] {message}"
+    _emit("log", all_ranks=all_ranks, level=level, message=str(message))
 
 
 def progress(done, total=None, message=None):

@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a pipeline: every job not cached, in dependency order, on the given devices.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show every job a run would execute, with will-run / cached and the reason.
     Plan(PlanArgs),
     /// Check a pipeline file; prints nothing but errors (exit 2) or "ok".
@@ -115,6 +115,10 @@ pub struct RunArgs {
     /// Seconds between SIGTERM and SIGKILL when stopping a job.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub grace: f64,
+    /// Rendezvous ports for command jobs (`MASTER_PORT`, `{{ launch }}`): each running job
+    /// holds one, unique among this home's jobs and free on this machine.
+    #[arg(long, value_name = "FIRST-LAST", default_value = "29510-29999", value_parser = crate::sched::ports::parse_range)]
+    pub rdzv_ports: std::ops::RangeInclusive<u16>,
     /// First retry delay in seconds (doubles per attempt, at most 60).
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     pub retry_delay: f64,

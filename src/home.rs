@@ -88,6 +88,18 @@ impl Home {
     }
 }
 
+impl Home {
+    /// Takes the lock of a rendezvous port for this process's job, or `None` when another job
+    /// of this home (any invocation) holds it.
+    pub fn lock_port(&self, port: u16) -> Result<Option<File>, String> {
+        let path = self.layout.port_locks().join(port.to_string());
+        match try_flock(&path, &std::process::id().to_string())? {
+            Flock::Taken(file) => Ok(Some(file)),
+            Flock::Busy(_) => Ok(None),
+        }
+    }
+}
+
 /// The outcome of one non-blocking `flock`.
 enum Flock {
     Taken(File),

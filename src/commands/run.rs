@@ -133,6 +133,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         env: python_helper_env(home)?,
         executor: executor.clone(),
         reattach,
+        rdzv_ports: args.rdzv_ports.clone(),
     };
     sayln!(
         "invocation {invocation_id}: {} jobs on {} ({} CPU slots); home {}",

@@ -30,8 +30,12 @@ pub fn render_command(
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("shquote", shquote);
 
-    // Top level: inherited axes, then own params (which win); plus structured views.
+    // Top level: the launcher (expanded by the shell from the job's environment, so the port
+    // the scheduler picks is not part of the cache key), inherited axes, then own params
+    // (which win); plus structured views.
     let mut ctx = point.clone();
+    ctx.entry("launch")
+        .or_insert_with(|| Value::String("$DDMD_LAUNCH".into()));
     for (k, v) in params {
         if k != "run" {
             ctx.insert(k.clone(), v.clone());

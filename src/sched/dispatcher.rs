@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub executor: super::executor::Executor,
     /// Slurm jobs a crashed orchestrator submitted, to follow instead of submitting again.
     pub reattach: std::collections::HashMap<JobIx, super::slurm::Reattach>,
+    /// Rendezvous ports handed to command jobs (`MASTER_PORT`, `{{ launch }}`).
+    pub rdzv_ports: std::ops::RangeInclusive<u16>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -401,6 +403,10 @@ impl<'a> Dispatcher<'a> {
             ix,
             stop: self.stop_tx.subscribe(),
             cpus: grant.cpus,
+            procs: job.resources.gpus.max(1),
+            rdzv_ports: (job.kind == ddmd_core::StageKind::Command)
+                .then(|| self.opts.rdzv_ports.clone()),
+            port: None,
             extra_env: {
                 let mut env = self.opts.env.clone();
                 env.push(("DDMD_ATTEMPT".into(), self.attempts[ix].to_string()));

@@ -6,6 +6,7 @@ pub mod executor;
 pub mod images;
 pub mod local;
 pub mod pool;
+pub mod ports;
 pub mod progress;
 pub mod recover;
 pub mod runner;

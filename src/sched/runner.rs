@@ -69,6 +69,13 @@ pub struct Attempt {
     pub slurm: Option<super::slurm::SlurmJob>,
     /// CPU slots granted: the worker sizes its thread pools to this.
     pub cpus: u32,
+    /// Processes per node of a multi-process command job (`{{ launch }}`): the GPUs it asked
+    /// for, at least 1 (on a machine without GPUs they run on CPU, with gloo).
+    pub procs: u32,
+    /// Where this attempt's rendezvous port comes from (command jobs only).
+    pub rdzv_ports: Option<std::ops::RangeInclusive<u16>>,
+    /// The port this attempt holds while it runs (released when the attempt ends).
+    pub port: Option<super::ports::HeldPort>,
 }
 
 impl Attempt {
@@ -76,6 +83,19 @@ impl Attempt {
     /// `job.json`, let the executor start, follow and signal the job, then publish the
     /// artifacts of a success and record how it ended.
     pub async fn run(mut self) -> Outcome {
+        if let Some(range) = self.rdzv_ports.clone() {
+            match super::ports::acquire(&self.home, &range) {
+                Ok(p) => self.port = Some(p),
+                Err(e) => {
+                    let o = Outcome {
+                        ended: Ended::Failed,
+                        error: Some(e),
+                        exit_code: None,
+                    };
+                    return self.conclude(o).await;
+                }
+            }
+        }
         let raw = match self.execute().await {
             Ok(o) => o,
             Err(e) => Outcome {
@@ -122,6 +142,16 @@ impl Attempt {
             let images = jf.work_dir.join(ddmd_core::prompts::manifest::IMAGES_DIR);
             std::fs::create_dir_all(&images)
                 .with_context(|| format!("cannot create {}", images.display()))?;
+        }
+        if let Some(line) = self.launch_event() {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&jf.events)
+                .with_context(|| format!("cannot write {}", jf.events.display()))?;
+            writeln!(f, "{line}")
+                .with_context(|| format!("cannot write {}", jf.events.display()))?;
         }
         let job_json = jf.job_dir.join("job.json");
         std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
@@ -337,8 +367,43 @@ impl Attempt {
                 jf.work_dir.join(IMAGES_DIR).display().to_string(),
             ));
         }
+        env.extend(self.launch().unwrap_or_default());
         env.extend(self.extra_env.iter().cloned());
         env
+    }
+
+    /// The launcher a command job's `{{ launch }}` expands to, and the facts behind it: one
+    /// node here (multi-node launches are Slurm's), `procs` processes, the held port.
+    fn launch(&self) -> Option<Vec<(String, String)>> {
+        let port = self.port.as_ref()?.port;
+        let (nnodes, addr) = (1u32, "127.0.0.1");
+        let launch = format!(
+            "torchrun --nnodes={nnodes} --nproc_per_node={} --rdzv_backend=c10d --rdzv_endpoint={addr}:{port} --rdzv_id=ddmd-{} --tee=3",
+            self.procs, self.job_file.run_id
+        );
+        Some(vec![
+            ("MASTER_ADDR".into(), addr.into()),
+            ("MASTER_PORT".into(), port.to_string()),
+            ("NNODES".into(), nnodes.to_string()),
+            ("NPROC_PER_NODE".into(), self.procs.to_string()),
+            ("DDMD_WORLD_SIZE".into(), (nnodes * self.procs).to_string()),
+            ("DDMD_LAUNCH".into(), launch),
+        ])
+    }
+
+    /// The rendezvous facts as the job's first event, so the run records its port.
+    fn launch_event(&self) -> Option<String> {
+        let env = self.launch()?;
+        let msg = env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ev = serde_json::json!({
+            "seq": 0, "t": ddmd_core::events::now_secs(), "type": "status",
+            "state": "info", "key": "launch", "message": msg,
+        });
+        Some(ev.to_string())
     }
 
     pub(super) async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {

@@ -56,6 +56,11 @@ impl Layout {
         self.root.join("locks").join("jobs")
     }
 
+    /// One lock file per rendezvous port a running job holds.
+    pub fn port_locks(&self) -> PathBuf {
+        self.root.join("locks").join("ports")
+    }
+
     pub fn python_dir(&self) -> PathBuf {
         self.root.join("python")
     }

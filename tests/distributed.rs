@@ -1,0 +1,95 @@
+//! Multi-process command jobs through `{{ launch }}` with real `torch.distributed` on CPU
+//! (gloo): two 2-process jobs started at the same time on this machine each complete their
+//! all-reduces with the right sum, on rendezvous ports the scheduler gave them (different,
+//! recorded with each run); the metric every rank logs is in the database once per step (rank
+//! 0's), and a per-rank metric once per rank.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and benchmarks: a failed unwrap is a failed check, with its message"
+)]
+
+mod common;
+use common::{repo, text, Env};
+
+#[test]
+fn two_torchrun_jobs_side_by_side_get_their_own_ports_and_log_once() {
+    let env = Env::new();
+    let bin = repo().join(".venv/bin");
+    let yaml = format!(
+        r#"
+name: ddp
+stages:
+  train:
+    kind: command
+    resources: {{ gpus: 2 }}
+    matrix: {{ variant: [a, b] }}
+    params:
+      run: "PATH={bin}:$PATH {{{{ launch }}}} {script} --steps 3"
+"#,
+        bin = bin.display(),
+        script = repo().join("python/examples/ddp_allreduce.py").display()
+    );
+    let p = env.pipeline("ddp.yaml", &yaml);
+    // No visible GPU: the test means the same (gloo on CPU) on a machine with GPUs.
+    let out = env
+        .cmd()
+        .env("CUDA_VISIBLE_DEVICES", "")
+        .args(["run", p.to_str().unwrap(), "-j", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Both ran at once: each started before the other ended.
+    let times = env.sql("select started_at, ended_at from runs order by job_name");
+    let (s0, e0): (f64, f64) = (times[0][0].parse().unwrap(), times[0][1].parse().unwrap());
+    let (s1, e1): (f64, f64) = (times[1][0].parse().unwrap(), times[1][1].parse().unwrap());
+    assert!(s0 < e1 && s1 < e0, "not concurrent: {times:?}");
+
+    // Their rendezvous ports, recorded with each run, differ.
+    let launch = env.sql(
+        "select json_extract(e.payload, '$.message') from events e join runs r on r.id = e.run_id \
+         where json_extract(e.payload, '$.key') = 'launch' order by r.job_name",
+    );
+    assert_eq!(launch.len(), 2, "{launch:?}");
+    let port = |m: &str| {
+        m.split_whitespace()
+            .find_map(|kv| kv.strip_prefix("MASTER_PORT="))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(port(&launch[0][0]), port(&launch[1][0]), "{launch:?}");
+    assert!(
+        launch[0][0].contains("NPROC_PER_NODE=2") && launch[0][0].contains("DDMD_WORLD_SIZE=2")
+    );
+
+    // The all-reduce of ranks 1 + 2, once per step per job (rank 0's line only).
+    let sums = env.sql(
+        "select r.job_name, m.step, m.value from metrics m join runs r on r.id = m.run_id \
+         where m.key = 'allreduce_sum' order by r.job_name, m.step",
+    );
+    assert_eq!(sums.len(), 6, "{sums:?}");
+    assert!(
+        sums.iter().all(|r| r[2] == "3.0" || r[2] == "3"),
+        "{sums:?}"
+    );
+    // The per-rank metric: one key per rank, each once.
+    let per_rank = env.sql(
+        "select m.key, count(*) from metrics m join runs r on r.id = m.run_id \
+         where r.job_name = 'train[variant=a]' and m.key like 'ranks_seen/%' group by m.key order by m.key",
+    );
+    assert_eq!(
+        per_rank,
+        vec![
+            vec!["ranks_seen/rank0".to_string(), "1".into()],
+            vec!["ranks_seen/rank1".to_string(), "1".into()],
+        ]
+    );
+    // Both ranks' output is in the job's log, prefixed by torchrun with the rank.
+    let job_dir = env.scalar("select job_dir from runs where job_name = 'train[variant=a]'");
+    let log = std::fs::read_to_string(std::path::Path::new(&job_dir).join("log")).unwrap();
+    assert!(
+        log.contains("rank 0/2") && log.contains("rank 1/2"),
+        "{log}"
+    );
+}
