@@ -24,16 +24,30 @@ pub fn worker_path() -> PathBuf {
 }
 
 /// Number of CUDA devices libtorch sees, asked of the worker (only when no `--gpus`,
-/// `--fake-gpus` or `CUDA_VISIBLE_DEVICES` decided already). No worker, no GPU.
+/// `--fake-gpus` or `CUDA_VISIBLE_DEVICES` decided already). A worker that cannot answer
+/// counts as no GPU, with a warning that says why (never a silent 0).
 pub fn cuda_device_count() -> u32 {
-    std::process::Command::new(worker_path())
+    let path = worker_path();
+    let out = std::process::Command::new(&path)
         .args(["devices", "--count"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(0)
+        .output();
+    let why = match out {
+        Ok(o) if o.status.success() => match String::from_utf8_lossy(&o.stdout).trim().parse() {
+            Ok(n) => return n,
+            Err(_) => format!("it printed {:?}", String::from_utf8_lossy(&o.stdout).trim()),
+        },
+        Ok(o) => format!(
+            "it exited with {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => e.to_string(),
+    };
+    eprintln!(
+        "warning: cannot count CUDA devices with {} ({why}); GPU jobs run on CPU",
+        path.display()
+    );
+    0
 }
 
 /// Replaces this process with `ddmd-pipe-worker <sub> <args…>` (for `fid`, `sample`,

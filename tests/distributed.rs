@@ -93,3 +93,45 @@ stages:
         "{log}"
     );
 }
+
+/// A built-in stage never silently runs on one of several GPUs it asked for.
+#[test]
+fn a_built_in_stage_with_several_gpus_is_refused_at_validate() {
+    let env = Env::new();
+    let p = env.pipeline(
+        "two.yaml",
+        "name: two\nstages:\n  teacher:\n    kind: teacher\n    resources: { gpus: 2 }\n",
+    );
+    let out = env.run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("two.yaml:5:")
+            && err.contains("stages.teacher.resources.gpus: a built-in teacher job uses one GPU; 2 would leave 1 idle"),
+        "{err}"
+    );
+}
+
+/// Counting CUDA devices starts the worker; a worker that cannot start is said, not a silent 0.
+#[test]
+fn a_worker_that_cannot_count_devices_is_a_warning() {
+    let env = Env::new();
+    let p = env.pipeline(
+        "one.yaml",
+        "name: one\nstages:\n  a:\n    kind: command\n    resources: { gpus: 1 }\n    params: { run: 'true' }\n",
+    );
+    let out = env
+        .cmd()
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .env("DDMD_WORKER", "/nonexistent/ddmd-pipe-worker")
+        .args(["run", p.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: cannot count CUDA devices with /nonexistent/ddmd-pipe-worker"),
+        "{}",
+        text(&out)
+    );
+}

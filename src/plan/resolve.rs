@@ -63,6 +63,20 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 }
             },
         };
+        // A built-in stage runs in one process on one device: more GPUs would sit idle while
+        // other jobs wait for them.
+        if stage.kind != StageKind::Command && stage.resources.gpus > 1 {
+            errors.push(located(
+                spec,
+                &format!("stages.{name}.resources.gpus"),
+                format!(
+                    "a built-in {} job uses one GPU; {} would leave {} idle: use gpus: 1 (a matrix runs several jobs side by side, one GPU each), or a command stage with {{{{ launch }}}} for data-parallel training",
+                    stage.kind,
+                    stage.resources.gpus,
+                    stage.resources.gpus - 1
+                ),
+            ));
+        }
         if stage.kind == StageKind::Evaluate {
             for need in &stage.needs {
                 let up = &spec.stages[need];

@@ -161,20 +161,30 @@ pub fn discover_gpus(
         return Ok(ids.to_vec());
     }
     if let Some(v) = visible {
-        let v = v.trim();
-        if v.is_empty() || v == "-1" {
-            return Ok(Vec::new());
-        }
-        return v
-            .split(',')
-            .map(|s| {
-                s.trim().parse::<u32>().map_err(|_| {
-                    format!("CUDA_VISIBLE_DEVICES={v:?}: expected a comma-separated list of device numbers")
-                })
-            })
-            .collect();
+        return parse_visible(v);
     }
     Ok((0..cuda_count()).collect())
+}
+
+/// `CUDA_VISIBLE_DEVICES` read as CUDA reads it: device numbers, left to right, up to the
+/// first entry that is not one (so `""`, `-1`, `NoDevFiles` and `0,1,-1,2` → none, none,
+/// none and [0, 1]). GPU UUIDs (`GPU-…`, `MIG-…`) select devices CUDA knows by UUID; the
+/// scheduler hands out numbers, so they are refused with a message rather than misread.
+pub fn parse_visible(v: &str) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for tok in v.split(',').map(str::trim) {
+        if tok.starts_with("GPU-") || tok.starts_with("MIG-") {
+            return Err(format!(
+                "CUDA_VISIBLE_DEVICES={v:?} names GPUs by UUID, which ddmd-pipe cannot map to device numbers; set it to numbers (e.g. 0,1) or pass --gpus"
+            ));
+        }
+        match tok.parse::<u32>() {
+            Ok(i) if !out.contains(&i) => out.push(i),
+            // CUDA stops at the first invalid or repeated entry.
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -187,6 +197,23 @@ mod tests {
             cpus,
             share_gpu: share,
         }
+    }
+
+    #[test]
+    fn cuda_visible_devices_is_read_as_cuda_reads_it() {
+        for (v, want) in [
+            ("", vec![]),
+            ("-1", vec![]),
+            ("NoDevFiles", vec![]),
+            ("0,1", vec![0, 1]),
+            (" 2 , 3 ", vec![2, 3]),
+            ("0,1,-1,2", vec![0, 1]),
+            ("1,1,2", vec![1]),
+        ] {
+            assert_eq!(parse_visible(v).unwrap(), want, "{v:?}");
+        }
+        let e = parse_visible("GPU-8a4f2c1e-0000-1111-2222-333344445555").unwrap_err();
+        assert!(e.contains("UUID"), "{e}");
     }
 
     #[test]
