@@ -286,7 +286,12 @@ mod tests {
             discover_gpus(None, None, Some(""), || 8).unwrap(),
             Vec::<u32>::new()
         );
-        assert!(discover_gpus(None, None, Some("a"), || 8).is_err());
+        // As CUDA reads it: the list ends at the first entry that is not a device number.
+        assert_eq!(
+            discover_gpus(None, None, Some("a"), || 8).unwrap(),
+            Vec::<u32>::new()
+        );
+        assert!(discover_gpus(None, None, Some("GPU-0a1b"), || 8).is_err());
         assert_eq!(discover_gpus(None, None, None, || 2).unwrap(), vec![0, 1]);
     }
 }
