@@ -25,6 +25,8 @@ def main():
     rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if backend == "nccl" else torch.device("cpu")
     print(f"rank {rank}/{world} on {device}, master {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}", flush=True)
+    if rank == 0:
+        print(f"ddmd world size {os.environ.get('DDMD_WORLD_SIZE')}, {os.environ.get('NPROC_PER_NODE')} per node", flush=True)
     for step in range(a.steps):
         t = torch.tensor([float(rank + 1)], device=device)
         dist.all_reduce(t)

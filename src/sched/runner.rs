@@ -85,7 +85,12 @@ impl Attempt {
     pub async fn run(mut self) -> Outcome {
         if let Some(range) = self.rdzv_ports.clone() {
             match super::ports::acquire(&self.home, &range) {
-                Ok(p) => self.port = Some(p),
+                Ok(p) => {
+                    if let Err(e) = self.store.set_rdzv_port(self.job_file.run_id, p.port).await {
+                        tracing::warn!("cannot record the rendezvous port: {e}");
+                    }
+                    self.port = Some(p);
+                }
                 Err(e) => {
                     let o = Outcome {
                         ended: Ended::Failed,
@@ -142,16 +147,6 @@ impl Attempt {
             let images = jf.work_dir.join(ddmd_core::prompts::manifest::IMAGES_DIR);
             std::fs::create_dir_all(&images)
                 .with_context(|| format!("cannot create {}", images.display()))?;
-        }
-        if let Some(line) = self.launch_event() {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&jf.events)
-                .with_context(|| format!("cannot write {}", jf.events.display()))?;
-            writeln!(f, "{line}")
-                .with_context(|| format!("cannot write {}", jf.events.display()))?;
         }
         let job_json = jf.job_dir.join("job.json");
         std::fs::write(&job_json, serde_json::to_vec_pretty(jf)?)
@@ -389,21 +384,6 @@ impl Attempt {
             ("DDMD_WORLD_SIZE".into(), (nnodes * self.procs).to_string()),
             ("DDMD_LAUNCH".into(), launch),
         ])
-    }
-
-    /// The rendezvous facts as the job's first event, so the run records its port.
-    fn launch_event(&self) -> Option<String> {
-        let env = self.launch()?;
-        let msg = env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let ev = serde_json::json!({
-            "seq": 0, "t": ddmd_core::events::now_secs(), "type": "status",
-            "state": "info", "key": "launch", "message": msg,
-        });
-        Some(ev.to_string())
     }
 
     pub(super) async fn drain(&mut self, tailer: &mut Tailer, run: RunId) -> anyhow::Result<()> {

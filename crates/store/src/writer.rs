@@ -241,6 +241,21 @@ impl Store {
         Ok(())
     }
 
+    /// Records the rendezvous port a command job holds while it runs.
+    pub async fn set_rdzv_port(&self, run: RunId, port: u16) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock().await;
+        let res = sqlx::query("UPDATE runs SET rdzv_port = ? WHERE id = ?")
+            .bind(i64::from(port))
+            .bind(run.0)
+            .execute(&mut *conn)
+            .await
+            .ctx(|| format!("record the rendezvous port of run {run}"))?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::UnknownRun(run));
+        }
+        Ok(())
+    }
+
     /// Records where a run executes (a Slurm job id and node); `None` leaves a value as is.
     pub async fn set_executor_info(
         &self,
