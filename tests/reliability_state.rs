@@ -133,9 +133,17 @@ fn a_database_from_an_older_version_is_migrated_with_its_data() {
     let out = env.run(&["run", b.to_str().unwrap_or_default(), "--quiet"]);
     no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Every migration of this build applied on top of 0001.
+    let migrations = std::fs::read_dir(repo().join("migrations"))
+        .expect("migrations")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count();
     assert_eq!(
         env.scalar("select count(*) from _sqlx_migrations where success = 1"),
-        "2"
+        migrations.to_string()
     );
     // The old run and its points are intact, and the new table knows its final value.
     assert_eq!(
