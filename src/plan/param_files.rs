@@ -5,6 +5,7 @@
 //! of reusing results computed from the old file. Also the evaluate checks that depend on
 //! what the job reads (drawn images or a built-in generator).
 
+use ddmd_core::prompts::manifest::DRAWN_IMAGE_METRICS as IMAGE_METRICS;
 use ddmd_core::StageKind;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -85,10 +86,6 @@ fn fingerprint(p: &Path) -> Result<String, String> {
         entries.join("\n").as_bytes(),
     )))
 }
-
-/// Metrics an evaluate job can measure on drawn images (the others need the built-in
-/// generator); the worker enforces the same list.
-const IMAGE_METRICS: &[&str] = &["fid", "kid", "dpg", "hps"];
 
 /// What an evaluate job's parameters must say given what it reads: drawn images (a generating
 /// command stage in `needs`) or a built-in generator. Problems as (parameter path, message),

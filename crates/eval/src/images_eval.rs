@@ -24,6 +24,7 @@ use crate::kid::kid;
 use crate::shapes_prompts::scene_questions;
 use anyhow::{bail, Context, Result};
 use ddmd_core::params::EvaluateParams;
+use ddmd_core::prompts::manifest::DRAWN_IMAGE_METRICS as IMAGE_METRICS;
 use ddmd_core::prompts::manifest::{ImageFile, IMAGES_DIR, IMAGES_INDEX_FILE, PROMPT_SET_FILE};
 use ddmd_core::{EventSink, JobFile, PromptSet, UpstreamJob};
 use ddmd_science::data::{parse_prompt, write_grid_png};
@@ -32,8 +33,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
-/// Metrics that read the images alone; the others need the built-in generator.
-const IMAGE_METRICS: &[&str] = &["fid", "kid", "dpg", "hps"];
 /// Images shown in the sample grid.
 const GRID: usize = 16;
 /// Side of each grid cell in pixels.

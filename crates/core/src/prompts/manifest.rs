@@ -17,6 +17,9 @@ pub const PROMPT_SET_FILE: &str = "prompt_set.json";
 pub const IMAGES_INDEX_FILE: &str = "images.json";
 /// The per-image manifest in the job's folder (`$DDMD_PROMPTS`).
 pub const MANIFEST_FILE: &str = "prompts.jsonl";
+/// The metrics `evaluate` can measure on drawn images (the others need the built-in
+/// generator): the plan checks a job's list against it, the worker enforces it.
+pub const DRAWN_IMAGE_METRICS: &[&str] = &["fid", "kid", "dpg", "hps"];
 /// Extensions a generator may write, lowercase.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg"];
 
