@@ -27,7 +27,7 @@ pub enum Command {
     /// Show every job a run would execute, with will-run / cached and the reason.
     Plan(PlanArgs),
     /// Check a pipeline file; prints nothing but errors (exit 2) or "ok".
-    Validate(SpecArgs),
+    Validate(ValidateArgs),
     /// Print the JSON Schema of pipeline files.
     Schema,
     /// List and inspect recorded runs.
@@ -68,6 +68,16 @@ pub struct SpecArgs {
     /// Override a parameter (`a.b=v`, or `stage.key=v`); a comma list sweeps (`lr=0.1,0.01`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Check for this executor (default: the pipeline's `executor.kind`, else local): jobs
+    /// with `resources.nodes > 1` need slurm.
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
 }
 
 #[derive(Args, Debug)]

@@ -126,3 +126,46 @@ fn a_worker_that_cannot_count_devices_is_a_warning() {
         text(&out)
     );
 }
+
+/// Jobs across nodes need an executor that has nodes: the local executor refuses them at
+/// `validate` (and `run` before anything runs), pointing to Slurm; a built-in stage never
+/// asks for more than one.
+#[test]
+fn several_nodes_need_slurm_and_a_command_stage() {
+    let env = Env::new();
+    let yaml = "name: multi\nstages:\n  train:\n    kind: command\n    resources: { gpus: 4, nodes: 2 }\n    params: { run: '{{ launch }} train.py' }\n";
+    let p = env.pipeline("multi.yaml", yaml);
+    let p = p.to_str().unwrap();
+    let want = "multi.yaml:5:34: stages.train.resources.nodes: 2 nodes need an executor that has nodes; the local executor runs every job on this machine: run it on Slurm (`--executor slurm`, or `executor: { kind: slurm }` in the pipeline; see docs/SLURM.md), or use nodes: 1";
+    for args in [vec!["validate", p], vec!["run", p, "-q"]] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert!(
+        !env.db().exists() || env.scalar("select count(*) from runs") == "0",
+        "nothing ran"
+    );
+    // The same file is valid for Slurm, from the command line or the pipeline's executor.
+    let out = env.run(&["validate", p, "--executor", "slurm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let on_slurm = env.pipeline(
+        "multi-slurm.yaml",
+        &format!("{yaml}executor: {{ kind: slurm }}\n"),
+    );
+    let out = env.run(&["validate", on_slurm.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let builtin = env.pipeline(
+        "teacher.yaml",
+        "name: t\nstages:\n  teacher:\n    kind: teacher\n    resources: { nodes: 2 }\nexecutor: { kind: slurm }\n",
+    );
+    let out = env.run(&["validate", builtin.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("teacher.yaml:5:") && err.contains("stages.teacher.resources.nodes: a built-in teacher job is one process on one machine; 2 nodes would leave 1 idle"),
+        "{err}"
+    );
+}

@@ -16,6 +16,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The test cluster's configuration (scripts/slurm-up keeps everything of its own under
+/// /var/lib/ddmd-slurm); every Slurm client the tests start, ddmd-pipe included, reads it.
+const SLURM_CONF: &str = "/var/lib/ddmd-slurm/etc/slurm.conf";
+
 /// Brings the cluster up once per test binary. `false` (with a loud message) only when the
 /// packages are missing and cannot be installed here (no apt-get, or neither root nor sudo).
 fn cluster() -> bool {
@@ -25,6 +29,8 @@ fn cluster() -> bool {
             .output()
             .expect("run scripts/slurm-up");
         if out.status.success() {
+            // Set while every other test waits on this OnceLock, before any Slurm client runs.
+            std::env::set_var("SLURM_CONF", SLURM_CONF);
             return true;
         }
         let installed = which("sbatch").is_some() && which("slurmctld").is_some();
@@ -574,4 +580,60 @@ stages:
         let get = |v: &[(String, String)]| v.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         assert_eq!(get(&l), get(&s), "{key}");
     }
+}
+
+/// `{{ launch }}` under Slurm: `srun` starts torchrun on the allocation's node (the first node
+/// hosts the rendezvous), its 2 processes all-reduce with real torch.distributed (gloo: the
+/// cluster's GPUs are stand-in device files), and the run records what Slurm granted: its
+/// node, both GPUs, and the port the job id picked.
+#[test]
+fn a_launch_job_runs_its_ranks_through_srun() {
+    if !cluster() {
+        return;
+    }
+    let env = Env::new();
+    let yaml = format!(
+        r#"
+name: slurm-ddp
+stages:
+  train:
+    kind: command
+    resources: {{ gpus: 2 }}
+    params:
+      run: "echo rendezvous $MASTER_ADDR:$MASTER_PORT; PATH={bin}:$PATH {{{{ launch }}}} {script} --steps 3"
+"#,
+        bin = repo().join(".venv/bin").display(),
+        script = repo().join("python/examples/ddp_allreduce.py").display()
+    );
+    let p = env.pipeline("ddp.yaml", &yaml);
+    let out = env
+        .cmd()
+        .args(slurm_args(&env, p.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let row = &env.sql("select executor_id, node, devices, rdzv_port, job_dir from runs")[0];
+    assert_eq!(row[1], hostname_s(), "{row:?}");
+    assert_eq!(row[2], "0,1", "the GPUs Slurm granted: {row:?}");
+    let first = 29510u64;
+    let port = first + row[0].parse::<u64>().unwrap() % (29999 - first + 1);
+    assert_eq!(row[3], port.to_string(), "{row:?}");
+    let sums = env
+        .sql("select m.step, m.value from metrics m where m.key = 'allreduce_sum' order by m.step");
+    assert_eq!(sums.len(), 3, "once per step (rank 0's line): {sums:?}");
+    assert!(
+        sums.iter().all(|r| r[1] == "3.0" || r[1] == "3"),
+        "{sums:?}"
+    );
+    let log = std::fs::read_to_string(Path::new(&row[4]).join("log")).unwrap();
+    assert!(
+        log.contains("[default0]:rank 0/2") && log.contains("[default1]:rank 1/2"),
+        "both ranks' output, prefixed with the rank: {log}"
+    );
+    assert!(
+        log.contains(&format!("rendezvous {}:{port}", hostname_s())),
+        "the rendezvous is on the first node of the allocation: {log}"
+    );
+    let script = std::fs::read_to_string(Path::new(&row[4]).join("slurm.sh")).unwrap();
+    assert!(script.contains("srun --nodes=$NNODES"), "{script}");
 }

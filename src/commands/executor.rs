@@ -3,10 +3,29 @@
 //! never the command-line types.
 
 use crate::cli::{ExecutorArgs, ExecutorKind};
+use crate::plan::nodes::NodesAvailable;
 use crate::sched::executor::Executor;
 use crate::sched::slurm::SlurmConfig;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The executor kind: the command line's, else the pipeline's `executor.kind`, else local.
+pub fn kind(arg: Option<ExecutorKind>, spec: Option<&serde_json::Value>) -> ExecutorKind {
+    arg.unwrap_or_else(
+        || match spec.and_then(|v| v.get("kind")).and_then(|v| v.as_str()) {
+            Some("slurm") => ExecutorKind::Slurm,
+            _ => ExecutorKind::Local,
+        },
+    )
+}
+
+/// Whether jobs of this executor can span nodes.
+pub fn nodes_available(kind: ExecutorKind) -> NodesAvailable {
+    match kind {
+        ExecutorKind::Local => NodesAvailable::OneMachine,
+        ExecutorKind::Slurm => NodesAvailable::Allocation,
+    }
+}
 
 pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<Executor, String> {
     let section = spec.and_then(|v| v.as_object());
@@ -16,12 +35,7 @@ pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    let kind = match args.executor {
-        Some(ExecutorKind::Local) => "local".to_string(),
-        Some(ExecutorKind::Slurm) => "slurm".to_string(),
-        None => text("kind").unwrap_or_else(|| "local".into()),
-    };
-    if kind != "slurm" {
+    if kind(args.executor, spec) != ExecutorKind::Slurm {
         return Ok(Executor::Local);
     }
     if !(args.slurm_poll_max.is_finite() && args.slurm_poll_max > 0.0) {

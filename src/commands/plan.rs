@@ -2,7 +2,7 @@
 //! None of them writes to the database.
 
 use super::spec_load::load_spec;
-use crate::cli::{PlanArgs, PlanFormat, SpecArgs};
+use crate::cli::{PlanArgs, PlanFormat, ValidateArgs};
 use crate::error::bad;
 use crate::home::Home;
 use crate::plan::status::{decide, Decision, Force, History};
@@ -10,12 +10,14 @@ use crate::plan::{resolve, Plan};
 use ddmd_core::StageName;
 use std::path::Path;
 
-pub fn validate(args: &SpecArgs, home: &Home) -> anyhow::Result<i32> {
-    let spec = load_spec(args)?;
+pub fn validate(args: &ValidateArgs, home: &Home) -> anyhow::Result<i32> {
+    let spec = load_spec(&args.spec)?;
     let plan = build_plan(&spec, home)?;
+    let kind = super::executor::kind(args.executor, spec.executor.as_ref());
+    crate::plan::nodes::check(&spec, super::executor::nodes_available(kind)).map_err(bad)?;
     println!(
         "ok: {} — {} stages, {} jobs",
-        args.file.display(),
+        args.spec.file.display(),
         spec.stages.len(),
         plan.jobs.len()
     );

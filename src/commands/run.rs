@@ -46,6 +46,8 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         return Err(bad("--jobs 0: expected at least 1"));
     }
     let executor = super::executor::resolve(&args.executor, spec.executor.as_ref()).map_err(bad)?;
+    let kind = super::executor::kind(args.executor.executor, spec.executor.as_ref());
+    crate::plan::nodes::check(&spec, super::executor::nodes_available(kind)).map_err(bad)?;
     executor.preflight(home.root()).map_err(bad)?;
     let slurm = matches!(executor, Executor::Slurm(_));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();

@@ -3,6 +3,7 @@
 //! Pure: no database, no processes. Whether a job is cached is decided by `status`.
 
 mod cache_key;
+pub mod nodes;
 mod param_files;
 mod params_check;
 mod prompts;

@@ -77,6 +77,19 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 ),
             ));
         }
+        // Only a command stage starts processes on other nodes (`{{ launch }}`).
+        if stage.kind != StageKind::Command && stage.resources.nodes > 1 {
+            errors.push(located(
+                spec,
+                &format!("stages.{name}.resources.nodes"),
+                format!(
+                    "a built-in {} job is one process on one machine; {} nodes would leave {} idle: use nodes: 1, or a command stage with {{{{ launch }}}} for multi-node training",
+                    stage.kind,
+                    stage.resources.nodes,
+                    stage.resources.nodes - 1
+                ),
+            ));
+        }
         if stage.kind == StageKind::Evaluate {
             for need in &stage.needs {
                 let up = &spec.stages[need];

@@ -412,7 +412,10 @@ impl<'a> Dispatcher<'a> {
                 env.push(("DDMD_ATTEMPT".into(), self.attempts[ix].to_string()));
                 env
             },
-            slurm: self.opts.executor.slurm_job(job, reattach),
+            slurm: self
+                .opts
+                .executor
+                .slurm_job(job, reattach, &self.opts.rdzv_ports),
         };
         self.grants[ix] = Some(grant);
         self.state[ix] = State::Running;

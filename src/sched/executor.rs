@@ -35,6 +35,7 @@ impl Executor {
         &self,
         job: &crate::plan::Job,
         reattach: Option<Reattach>,
+        rdzv_ports: &std::ops::RangeInclusive<u16>,
     ) -> Option<SlurmJob> {
         match self {
             Executor::Local => None,
@@ -44,6 +45,14 @@ impl Executor {
                 cpus: job.resources.cpus,
                 mem: super::slurm::script::mem_param(&job.params),
                 reattach,
+                nodes: job.resources.nodes,
+                launch: (job.kind == ddmd_core::StageKind::Command).then(|| {
+                    super::slurm::script::Launch {
+                        nodes: job.resources.nodes,
+                        procs: job.resources.gpus.max(1),
+                        ports: rdzv_ports.clone(),
+                    }
+                }),
             }),
         }
     }

@@ -194,6 +194,7 @@ mod tests {
     fn res(gpus: u32, cpus: u32, share: bool) -> Resources {
         Resources {
             gpus,
+            nodes: 1,
             cpus,
             share_gpu: share,
         }

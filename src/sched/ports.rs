@@ -31,6 +31,16 @@ pub fn parse_range(s: &str) -> Result<RangeInclusive<u16>, String> {
     Ok(a..=b)
 }
 
+/// The port of a Slurm job: its id's place in `range`. The submit host can neither lock nor
+/// probe a port on a compute node, and a queued job must not hold one of a few hundred ports
+/// for hours; Slurm job ids are consecutive, so jobs running side by side get different
+/// ports unless their ids differ by a multiple of the range's size and they share their
+/// first node. The batch script computes the same number (`script::launch_lines`).
+pub fn slurm_port(range: &RangeInclusive<u16>, slurm_job_id: u64) -> u16 {
+    let count = u64::from(range.end() - range.start()) + 1;
+    range.start() + (slurm_job_id % count) as u16
+}
+
 /// Takes the first port of `range` that no job of this home holds and nothing on this
 /// machine listens on.
 pub fn acquire(home: &Home, range: &RangeInclusive<u16>) -> Result<HeldPort, String> {

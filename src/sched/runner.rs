@@ -83,7 +83,8 @@ impl Attempt {
     /// `job.json`, let the executor start, follow and signal the job, then publish the
     /// artifacts of a success and record how it ended.
     pub async fn run(mut self) -> Outcome {
-        if let Some(range) = self.rdzv_ports.clone() {
+        // A Slurm job's port is chosen on its first node (`ports::slurm_port`).
+        if let Some(range) = self.rdzv_ports.clone().filter(|_| self.slurm.is_none()) {
             match super::ports::acquire(&self.home, &range) {
                 Ok(p) => {
                     if let Err(e) = self.store.set_rdzv_port(self.job_file.run_id, p.port).await {
@@ -368,7 +369,8 @@ impl Attempt {
     }
 
     /// The launcher a command job's `{{ launch }}` expands to, and the facts behind it: one
-    /// node here (multi-node launches are Slurm's), `procs` processes, the held port.
+    /// node here, `procs` processes, the held port. On Slurm the batch script sets these
+    /// from the allocation instead (`slurm::script::launch_lines`).
     fn launch(&self) -> Option<Vec<(String, String)>> {
         let port = self.port.as_ref()?.port;
         let (nnodes, addr) = (1u32, "127.0.0.1");

@@ -32,4 +32,8 @@ pub struct SlurmJob {
     pub mem: Option<String>,
     /// Follow this already submitted Slurm job instead of submitting.
     pub reattach: Option<Reattach>,
+    /// Nodes of the allocation (`resources.nodes`).
+    pub nodes: u32,
+    /// How `{{ launch }}` starts a command job's processes; `None` for built-in jobs.
+    pub launch: Option<script::Launch>,
 }

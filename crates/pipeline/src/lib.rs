@@ -24,6 +24,6 @@ pub use schema::json_schema;
 
 /// Limits of the reader, for documentation and tests.
 pub mod limits {
-    pub use crate::parse::keys::{MAX_CPUS, MAX_GPUS, MAX_POINTS, MAX_RETRIES};
+    pub use crate::parse::keys::{MAX_CPUS, MAX_GPUS, MAX_JOB_NODES, MAX_POINTS, MAX_RETRIES};
     pub use crate::yaml::{MAX_DEPTH, MAX_NODES};
 }

@@ -57,7 +57,11 @@ pub struct Stage {
 /// What one job of a stage asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Resources {
+    /// GPUs per node.
     pub gpus: u32,
+    /// Nodes of one job; more than one only for command stages under an executor that has
+    /// nodes (Slurm), where `{{ launch }}` starts one `torchrun` per node.
+    pub nodes: u32,
     pub cpus: u32,
     /// Whether jobs of this stage may run on a GPU another job holds.
     pub share_gpu: bool,
@@ -67,6 +71,7 @@ impl Default for Resources {
     fn default() -> Self {
         Resources {
             gpus: 0,
+            nodes: 1,
             cpus: 1,
             share_gpu: false,
         }

@@ -49,7 +49,8 @@ pub fn json_schema() -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "gpus": { "type": "integer", "minimum": 0, "maximum": MAX_GPUS },
+                    "gpus": { "type": "integer", "minimum": 0, "maximum": MAX_GPUS, "description": "GPUs per node" },
+                    "nodes": { "type": "integer", "minimum": 1, "maximum": MAX_JOB_NODES, "description": "nodes of one job (more than 1 needs the Slurm executor and a command stage)" },
                     "cpus": { "type": "integer", "minimum": MIN_CPUS, "maximum": MAX_CPUS },
                     "share_gpu": { "type": "boolean" }
                 }

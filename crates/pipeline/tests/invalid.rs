@@ -71,7 +71,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "unknown_resource_key",
         "name: p\nstages:\n  a:\n    kind: judge\n    resources: { gpu: 1 }\n",
-        "p.yaml:5:18: stages.a.resources.gpu: unknown key 'gpu' in resources (did you mean 'gpus'?); allowed keys: gpus, cpus, share_gpu",
+        "p.yaml:5:18: stages.a.resources.gpu: unknown key 'gpu' in resources (did you mean 'gpus'?); allowed keys: gpus, nodes, cpus, share_gpu",
     ),
     (
         "missing_name",
@@ -167,6 +167,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "gpus_over_limit",
         "name: p\nstages:\n  a:\n    kind: judge\n    resources: { gpus: 65 }\n",
         "p.yaml:5:24: stages.a.resources.gpus: expected a whole number from 0 to 64, found the number 65",
+    ),
+    (
+        "nodes_zero",
+        "name: p\nstages:\n  a:\n    kind: command\n    resources: { nodes: 0 }\n    params: { run: \"true\" }\n",
+        "p.yaml:5:25: stages.a.resources.nodes: expected a whole number from 1 to 1024, found the number 0",
     ),
     (
         "cpus_zero",

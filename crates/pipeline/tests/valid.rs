@@ -96,6 +96,7 @@ fn design_example_parses_with_every_field() {
         teacher.resources,
         Resources {
             gpus: 1,
+            nodes: 1,
             cpus: 1,
             share_gpu: false
         }
@@ -314,6 +315,7 @@ fn fields_have_their_defaults_and_accept_shorthands() {
         a.resources,
         Resources {
             gpus: 0,
+            nodes: 1,
             cpus: 1,
             share_gpu: false
         }
@@ -326,6 +328,7 @@ fn fields_have_their_defaults_and_accept_shorthands() {
         b.resources,
         Resources {
             gpus: 0,
+            nodes: 1,
             cpus: 4,
             share_gpu: true
         }

@@ -196,7 +196,15 @@ async fn submit(
         },
     };
     let title = format!("run {} ({})", jf.run_id, jf.job);
-    let text = script::render(&title, &env, sj.gpus, &a.cwd, &program, &jf.job_dir);
+    let text = script::render(
+        &title,
+        &env,
+        sj.gpus,
+        sj.launch.as_ref(),
+        &a.cwd,
+        &program,
+        &jf.job_dir,
+    );
     let script_path = jf.job_dir.join(script::SCRIPT_FILE);
     std::fs::write(&script_path, text)
         .with_context(|| format!("cannot write {}", script_path.display()))?;
@@ -209,6 +217,10 @@ async fn submit(
     a.store
         .set_executor_info(jf.run_id, Some(&id), None)
         .await?;
+    if let (Some(l), Ok(n)) = (&sj.launch, id.parse::<u64>()) {
+        let port = crate::sched::ports::slurm_port(&l.ports, n);
+        a.store.set_rdzv_port(jf.run_id, port).await?;
+    }
     tracing::info!("run {}: submitted as Slurm job {id}", jf.run_id);
     Ok(id)
 }

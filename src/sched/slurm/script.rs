@@ -4,6 +4,7 @@
 
 use super::{SlurmConfig, SlurmJob};
 use ddmd_core::text::shell_quote as sh_quote;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,6 +22,18 @@ pub const GPUS_FILE: &str = "slurm_gpus";
 /// File (in the job folder) holding the generated script.
 pub const SCRIPT_FILE: &str = "slurm.sh";
 
+/// How a command job's `{{ launch }}` starts its processes on Slurm: `srun` runs one
+/// `torchrun` per node of the allocation, each with `procs` processes, and the first node of
+/// the allocation hosts the rendezvous.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Launch {
+    pub nodes: u32,
+    /// Processes per node: the GPUs per node, at least 1.
+    pub procs: u32,
+    /// The rendezvous port range (`--rdzv-ports`); the job's id picks one.
+    pub ports: RangeInclusive<u16>,
+}
+
 /// The batch script. `env` is the local executor's environment except CUDA_VISIBLE_DEVICES:
 /// on Slurm it is Slurm's (set from `--gres`), and emptied for jobs that asked for no GPU so
 /// that a value inherited from the submit host cannot leak in.
@@ -28,6 +41,7 @@ pub fn render(
     title: &str,
     env: &[(String, String)],
     gpus: u32,
+    launch: Option<&Launch>,
     cwd: &Path,
     program: &Program<'_>,
     job_dir: &Path,
@@ -52,6 +66,9 @@ pub fn render(
             sh_quote(&job_dir.join(GPUS_FILE).display().to_string())
         ));
     }
+    if let Some(l) = launch {
+        s.push_str(&launch_lines(l));
+    }
     s.push_str(&format!(
         "cd {} || exit 1\n",
         sh_quote(&cwd.display().to_string())
@@ -75,6 +92,28 @@ pub fn render(
         e = sh_quote(&exit.display().to_string())
     ));
     s
+}
+
+/// The launch facts of a command job, from the allocation: the first node's name, the
+/// port its job id picks (`ports::slurm_port`, the same arithmetic), and the launcher: `srun`
+/// starts one `torchrun` per node (one task per node, all of the task's CPUs: srun does not
+/// pass `--cpus-per-task` on to steps in every Slurm version).
+pub fn launch_lines(l: &Launch) -> String {
+    let count = u32::from(l.ports.end() - l.ports.start()) + 1;
+    format!(
+        "NNODES={nodes}\nNPROC_PER_NODE={procs}\nDDMD_WORLD_SIZE={world}\n\
+         MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" 2>/dev/null | head -n 1)\n\
+         [ -n \"$MASTER_ADDR\" ] || MASTER_ADDR=$(hostname)\n\
+         MASTER_PORT=$(({first} + SLURM_JOB_ID % {count}))\n\
+         DDMD_LAUNCH=\"srun --nodes=$NNODES --ntasks=$NNODES --ntasks-per-node=1 --cpus-per-task=${{SLURM_CPUS_PER_TASK:-1}} --kill-on-bad-exit=1 \
+         torchrun --nnodes=$NNODES --nproc_per_node=$NPROC_PER_NODE --rdzv_backend=c10d \
+         --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT --rdzv_id=ddmd-$DDMD_RUN_ID --tee=3\"\n\
+         export NNODES NPROC_PER_NODE DDMD_WORLD_SIZE MASTER_ADDR MASTER_PORT DDMD_LAUNCH\n",
+        nodes = l.nodes,
+        procs = l.procs,
+        world = l.nodes * l.procs,
+        first = l.ports.start(),
+    )
 }
 
 /// `ddmd-<run-id>-<job>`, with characters Slurm tools may mangle replaced by `_`.
@@ -115,7 +154,15 @@ pub fn sbatch_args(
         format!("--chdir={}", cwd.display()),
         format!("--cpus-per-task={}", job.cpus.max(1)),
     ];
-    if job.gpus > 0 {
+    if job.nodes > 1 {
+        // One task per node: `{{ launch }}` runs one torchrun on each.
+        a.push(format!("--nodes={}", job.nodes));
+        a.push("--ntasks-per-node=1".into());
+        if job.gpus > 0 {
+            a.push(format!("--gpus-per-node={}", job.gpus));
+        }
+    } else if job.gpus > 0 {
+        // Per node as well; understood by clusters without cons_tres too.
         a.push(format!("--gres=gpu:{}", job.gpus));
     }
     if let Some(m) = job.mem.as_ref().or(cfg.mem.as_ref()) {
@@ -189,6 +236,8 @@ mod tests {
             cpus: 4,
             mem: None,
             reattach: None,
+            nodes: 1,
+            launch: None,
         };
         let a = sbatch_args(
             &cfg,
@@ -236,6 +285,7 @@ mod tests {
             "run 1",
             &env,
             0,
+            None,
             dir.path(),
             &Program::Shell {
                 command: "echo \"dir=$DDMD_JOB_DIR cvd=[$CUDA_VISIBLE_DEVICES]\" > out; exit 4",
@@ -267,6 +317,7 @@ mod tests {
             "run 2",
             &[],
             2,
+            None,
             dir.path(),
             &Program::Shell { command: "true" },
             dir.path(),
@@ -290,5 +341,90 @@ mod tests {
             let got = std::fs::read_to_string(dir.path().join(GPUS_FILE)).unwrap();
             assert_eq!(got.trim(), expect);
         }
+    }
+
+    #[test]
+    fn a_multi_node_job_asks_for_one_task_per_node() {
+        let cfg = SlurmConfig::default();
+        let job = SlurmJob {
+            cfg: Arc::new(cfg.clone()),
+            gpus: 4,
+            cpus: 8,
+            mem: None,
+            reattach: None,
+            nodes: 2,
+            launch: None,
+        };
+        let a = sbatch_args(&cfg, &job, "n", Path::new("/l"), Path::new("/w"), None);
+        for want in [
+            "--nodes=2",
+            "--ntasks-per-node=1",
+            "--gpus-per-node=4",
+            "--cpus-per-task=8",
+        ] {
+            assert!(a.iter().any(|x| x == want), "{want} missing from {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.starts_with("--gres")), "{a:?}");
+    }
+
+    /// The script's launch facts, run by sh with the variables Slurm sets and an `scontrol`
+    /// that expands the node list as Slurm's does.
+    #[test]
+    fn the_launch_comes_from_the_allocation() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fake = bin.join("scontrol");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\n[ \"$1 $2 $3\" = \"show hostnames gpu[07-08]\" ] && printf 'gpu07\\ngpu08\\n'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let launch = Launch {
+            nodes: 2,
+            procs: 4,
+            ports: 29510..=29999,
+        };
+        let text = render(
+            "run 3",
+            &[("DDMD_RUN_ID".to_string(), "3".to_string())],
+            4,
+            Some(&launch),
+            dir.path(),
+            &Program::Shell {
+                command: "echo \"$MASTER_ADDR $MASTER_PORT $NNODES $NPROC_PER_NODE $DDMD_WORLD_SIZE\" > out; echo \"$DDMD_LAUNCH\" >> out",
+            },
+            dir.path(),
+        );
+        let script = dir.path().join(SCRIPT_FILE);
+        std::fs::write(&script, &text).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let st = std::process::Command::new("/bin/sh")
+            .arg(&script)
+            .env("PATH", path)
+            .env("SLURM_JOB_NODELIST", "gpu[07-08]")
+            .env("SLURM_JOB_ID", "1234")
+            .env("SLURM_CPUS_PER_TASK", "16")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
+        let port = crate::sched::ports::slurm_port(&launch.ports, 1234);
+        assert_eq!(port, 29510 + 1234 % 490);
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some(format!("gpu07 {port} 2 4 8").as_str()));
+        assert_eq!(
+            lines.next(),
+            Some(
+                format!(
+                    "srun --nodes=2 --ntasks=2 --ntasks-per-node=1 --cpus-per-task=16 \
+                     --kill-on-bad-exit=1 torchrun --nnodes=2 --nproc_per_node=4 \
+                     --rdzv_backend=c10d --rdzv_endpoint=gpu07:{port} --rdzv_id=ddmd-3 --tee=3"
+                )
+                .as_str()
+            )
+        );
     }
 }

@@ -15,11 +15,14 @@ pub const STAGE_KEYS: &[&str] = &[
     "inputs",
     "prompts",
 ];
-pub const RESOURCE_KEYS: &[&str] = &["gpus", "cpus", "share_gpu"];
+pub const RESOURCE_KEYS: &[&str] = &["gpus", "nodes", "cpus", "share_gpu"];
 pub const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "account", "qos", "extra"];
 pub const EXECUTOR_KINDS: &[&str] = &["local", "slurm"];
 
+/// GPUs of one job on one node.
 pub const MAX_GPUS: u32 = 64;
+/// Nodes of one job (a multi-node `torchrun` under Slurm).
+pub const MAX_JOB_NODES: u32 = 1024;
 pub const MIN_CPUS: u32 = 1;
 pub const MAX_CPUS: u32 = 256;
 pub const MAX_RETRIES: u32 = 100;

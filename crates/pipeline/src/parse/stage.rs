@@ -203,6 +203,12 @@ fn resources(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Resources> {
             None => ok = false,
         }
     }
+    if let Some(n) = opt(node, "nodes") {
+        match ctx.u32_in(n, &join(path, "nodes"), 1, MAX_JOB_NODES) {
+            Some(v) => r.nodes = v,
+            None => ok = false,
+        }
+    }
     if let Some(n) = opt(node, "cpus") {
         match ctx.u32_in(n, &join(path, "cpus"), MIN_CPUS, MAX_CPUS) {
             Some(v) => r.cpus = v,
