@@ -167,9 +167,14 @@ pub struct ExecutorArgs {
         env = "DDMD_SLURM_SHARED_PATHS"
     )]
     pub slurm_shared_paths: Option<Vec<PathBuf>>,
-    /// Longest wait in seconds between two polls of a Slurm job's state.
+    /// Longest wait in seconds between two polls of the Slurm jobs' states (one `squeue`
+    /// for all of them; at least a second apart).
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub slurm_poll_max: f64,
+    /// Most jobs submitted to Slurm at once (overrides `executor.max_submitted`; default 256,
+    /// well under the MaxSubmitJobs limits clusters set).
+    #[arg(long, value_name = "N")]
+    pub slurm_max_submitted: Option<u32>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

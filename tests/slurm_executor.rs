@@ -13,16 +13,29 @@ mod common;
 use common::{repo, text, Env};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// The test cluster's configuration (scripts/slurm-up keeps everything of its own under
 /// /var/lib/ddmd-slurm); every Slurm client the tests start, ddmd-pipe included, reads it.
 const SLURM_CONF: &str = "/var/lib/ddmd-slurm/etc/slurm.conf";
 
-/// Brings the cluster up once per test binary. `false` (with a loud message) only when the
-/// packages are missing and cannot be installed here (no apt-get, or neither root nor sudo).
-fn cluster() -> bool {
+/// Tests share the cluster (read) except the one that takes its node down (write).
+static SHARED: RwLock<()> = RwLock::new(());
+
+/// Brings the cluster up once per test binary and holds it shared for the test. `None` (with
+/// a loud message) only when the packages are missing and cannot be installed here (no
+/// apt-get, or neither root nor sudo).
+fn cluster() -> Option<RwLockReadGuard<'static, ()>> {
+    cluster_up().then(|| SHARED.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The cluster for this test alone (it takes the node down).
+fn cluster_alone() -> Option<RwLockWriteGuard<'static, ()>> {
+    cluster_up().then(|| SHARED.write().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn cluster_up() -> bool {
     static UP: OnceLock<bool> = OnceLock::new();
     *UP.get_or_init(|| {
         let out = Command::new(repo().join("scripts/slurm-up"))
@@ -147,9 +160,9 @@ const ROWS: &str = "select r.job_name, r.stage, r.kind, r.status, r.attempt, \
 
 #[test]
 fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     let local = Env::new();
     let p = local.pipeline("p.yaml", PARITY);
     let out = local.run(&["run", p.to_str().unwrap(), "--quiet", "--fake-gpus", "2"]);
@@ -233,9 +246,9 @@ fn a_pipeline_through_slurm_records_what_the_local_executor_records() {
 
 #[test]
 fn a_job_cancelled_from_outside_is_recorded_cancelled_and_retried() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     let env = Env::new();
     let p = env.pipeline(
         "c.yaml",
@@ -299,9 +312,9 @@ stages:
 
 #[test]
 fn an_orchestrator_killed_while_jobs_are_queued_is_followed_without_resubmitting() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     let env = Env::new();
     let (bin, calls) = sbatch_wrapper(&env);
     let p = env.pipeline(
@@ -408,9 +421,9 @@ stages:
 
 #[test]
 fn a_stage_timeout_cancels_the_slurm_job() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     let env = Env::new();
     let p = env.pipeline(
         "t.yaml",
@@ -471,9 +484,9 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
         "nothing is recorded before the checks pass"
     );
 
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     // The temporary home is under /tmp: refused unless asserted shared.
     let out = env.run(&["run", p.to_str().unwrap(), "--executor", "slurm"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -515,9 +528,9 @@ fn preflight_refuses_a_missing_sbatch_and_a_node_local_home() {
 /// `DDMD_CPUS` on Slurm too, so libtorch's threads are capped there as they are locally.
 #[test]
 fn local_and_slurm_jobs_get_the_same_environment() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     const ENVP: &str = r#"
 name: env-parity
 stages:
@@ -588,9 +601,9 @@ stages:
 /// node, both GPUs, and the port the job id picked.
 #[test]
 fn a_launch_job_runs_its_ranks_through_srun() {
-    if !cluster() {
+    let Some(_cluster) = cluster() else {
         return;
-    }
+    };
     let env = Env::new();
     let yaml = format!(
         r#"
@@ -636,4 +649,187 @@ stages:
     );
     let script = std::fs::read_to_string(Path::new(&row[4]).join("slurm.sh")).unwrap();
     assert!(script.contains("srun --nodes=$NNODES"), "{script}");
+}
+
+/// A directory whose `sbatch`, `squeue` and `scontrol` log each call (time in ms, program,
+/// the number of job ids in a `-j` list) before running the real one.
+fn counting_shims(env: &Env) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path().join("shims");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = env.path().join("slurm.calls");
+    for prog in ["sbatch", "squeue", "scontrol"] {
+        let real = which(prog).expect("Slurm client on PATH");
+        let script = format!(
+            // `scontrol show hostnames` (run by each job's script) only expands a host list
+            // locally; it does not call the controller.
+            "#!/bin/sh\nn=0; prev=\nfor a in \"$@\"; do [ \"$prev\" = -j ] && n=$(echo \"$a\" | tr ',' '\\n' | wc -l); prev=$a; done\n\
+             [ \"$1 $2\" = 'show hostnames' ] || echo \"$(date +%s%3N) {prog} $n\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.display()
+        );
+        let w = bin.join(prog);
+        std::fs::write(&w, script).unwrap();
+        std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (bin, calls)
+}
+
+/// (controller calls per second while jobs were in flight, the seconds they were in flight,
+/// most ids in one `squeue`, sbatch calls) of a run of `n` one-second jobs.
+fn poll_load(n: usize, max_submitted: u32) -> (f64, f64, usize, usize) {
+    let env = Env::new();
+    let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let yaml = format!(
+        "name: slurm-scale\nstages:\n  j:\n    kind: command\n    matrix: {{ i: [{}] }}\n    params: {{ run: \"sleep 1\" }}\n",
+        values.join(", ")
+    );
+    let p = env.pipeline("scale.yaml", &yaml);
+    let (bin, calls) = counting_shims(&env);
+    let mut args = slurm_args(&env, p.to_str().unwrap());
+    args.extend(["--slurm-max-submitted".into(), max_submitted.to_string()]);
+    let out = env
+        .cmd()
+        .env("PATH", path_with(&bin))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        env.scalar("select count(*) from runs where status = 'succeeded'"),
+        n.to_string()
+    );
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let rows: Vec<(f64, String, usize)> = log
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (
+                f[0].parse::<f64>().unwrap() / 1e3,
+                f[1].to_string(),
+                f[2].trim().parse().unwrap(),
+            )
+        })
+        .collect();
+    let submits = rows.iter().filter(|r| r.1 == "sbatch").count();
+    let first = rows.iter().find(|r| r.1 == "sbatch").unwrap().0;
+    let polls: Vec<&(f64, String, usize)> = rows.iter().filter(|r| r.1 != "sbatch").collect();
+    let last = polls.last().unwrap().0;
+    let secs = (last - first).max(1.0);
+    let widest = polls.iter().map(|r| r.2).max().unwrap_or(0);
+    (polls.len() as f64 / secs, secs, widest, submits)
+}
+
+/// One `squeue` per cycle for all of an invocation's jobs: the controller calls per second stay
+/// the same from 10 to 200 jobs in flight (per-job polling would grow twentyfold), and no more
+/// than `max_submitted` jobs are ever submitted at once (the ids in one `squeue`).
+#[test]
+fn controller_calls_per_poll_interval_do_not_grow_with_the_jobs() {
+    let Some(_cluster) = cluster() else {
+        return;
+    };
+    let (rate10, secs10, widest10, submits10) = poll_load(10, 256);
+    let (rate200, secs200, widest200, submits200) = poll_load(200, 40);
+    eprintln!(
+        "controller calls per second: {rate10:.2} with 10 jobs over {secs10:.1}s, {rate200:.2} \
+         with 200 over {secs200:.1}s (most ids in one squeue: {widest10}, {widest200})"
+    );
+    assert_eq!((submits10, submits200), (10, 200));
+    // One cycle per second at most (--slurm-poll-max 1, CYCLE_MIN 1 s), whatever the jobs;
+    // the counting window may cut a cycle at either end.
+    assert!(rate10 <= 1.0 + 2.0 / secs10, "{rate10} over {secs10}s");
+    assert!(rate200 <= 1.0 + 2.0 / secs200, "{rate200} over {secs200}s");
+    assert!(widest10 <= 10 && widest200 <= 40, "{widest10} {widest200}");
+    assert!(widest200 > 10, "jobs were in flight together: {widest200}");
+}
+
+/// A job whose node fails is submitted again by the orchestrator: the first run is recorded
+/// `requeued` with Slurm's reason, the second (same attempt number: not a retry, the stage
+/// has none) succeeds.
+#[test]
+fn a_job_lost_with_its_node_is_submitted_again() {
+    let Some(_cluster) = cluster_alone() else {
+        return;
+    };
+    let env = Env::new();
+    let marker = env.path().join("first-attempt");
+    let yaml = format!(
+        "name: slurm-requeue\nstages:\n  train:\n    kind: command\n    params: {{ run: \"if [ -e {m} ]; then echo again; else touch {m}; sleep 120; fi\" }}\n",
+        m = marker.display()
+    );
+    let p = env.pipeline("requeue.yaml", &yaml);
+    let mut args = slurm_args(&env, p.to_str().unwrap());
+    // Slurm itself requeues batch jobs on node failure unless told not to (JobRequeue=1):
+    // what a cluster with requeueing off, or a preemption that cancels, leaves to us.
+    args.push("--slurm-extra=--no-requeue".into());
+    let child = env
+        .cmd()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(|| marker.exists(), 60), "the job never started");
+    let node = hostname_s();
+    let down = |state: &str| {
+        Command::new("scontrol")
+            .args([
+                "update",
+                &format!("nodename={node}"),
+                &format!("state={state}"),
+            ])
+            .args(if state == "down" {
+                vec!["reason=ddmd-test"]
+            } else {
+                vec![]
+            })
+            .status()
+            .unwrap()
+    };
+    assert!(down("down").success());
+    let requeued = wait_for(
+        || {
+            env.db().exists()
+                && env.scalar("select count(*) from runs where status = 'requeued'") == "1"
+        },
+        60,
+    );
+    // Back to service whatever happened (ReturnToService may have done it already).
+    let _ = down("resume");
+    assert!(
+        wait_for(
+            || {
+                let o = Command::new("sinfo")
+                    .args(["-h", "-n", &node, "-o", "%T"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&o.stdout).trim() == "idle"
+            },
+            60
+        ),
+        "the node did not come back"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(requeued, "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows =
+        env.sql("select status, attempt, executor_id, coalesce(error, '') from runs order by id");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("requeued", "1"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        (rows[1][0].as_str(), rows[1][1].as_str()),
+        ("succeeded", "1"),
+        "{rows:?}"
+    );
+    assert_ne!(rows[0][2], rows[1][2], "a new Slurm job: {rows:?}");
+    assert!(
+        rows[0][3].contains("NODE_FAIL") && rows[0][3].contains("submitted again"),
+        "{rows:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("resubmitting train"), "{}", text(&out));
 }

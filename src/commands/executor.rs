@@ -6,7 +6,6 @@ use crate::cli::{ExecutorArgs, ExecutorKind};
 use crate::plan::nodes::NodesAvailable;
 use crate::sched::executor::Executor;
 use crate::sched::slurm::SlurmConfig;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The executor kind: the command line's, else the pipeline's `executor.kind`, else local.
@@ -27,6 +26,10 @@ pub fn nodes_available(kind: ExecutorKind) -> NodesAvailable {
     }
 }
 
+/// Jobs submitted at once unless the pipeline or the command line says: well under the
+/// `MaxSubmitJobs` clusters commonly set per user (often 500-5000).
+pub const DEFAULT_MAX_SUBMITTED: u32 = 256;
+
 pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<Executor, String> {
     let section = spec.and_then(|v| v.as_object());
     let text = |key: &str| {
@@ -37,6 +40,9 @@ pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<
     };
     if kind(args.executor, spec) != ExecutorKind::Slurm {
         return Ok(Executor::Local);
+    }
+    if args.slurm_max_submitted == Some(0) {
+        return Err("--slurm-max-submitted 0: expected at least 1".into());
     }
     if !(args.slurm_poll_max.is_finite() && args.slurm_poll_max > 0.0) {
         return Err(format!(
@@ -54,7 +60,7 @@ pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<
         })
         .unwrap_or_default();
     extra.extend(args.slurm_extra.iter().cloned());
-    Ok(Executor::Slurm(Arc::new(SlurmConfig {
+    Ok(Executor::slurm(SlurmConfig {
         partition: args.slurm_partition.clone().or_else(|| text("partition")),
         account: args.slurm_account.clone().or_else(|| text("account")),
         qos: args.slurm_qos.clone().or_else(|| text("qos")),
@@ -62,7 +68,16 @@ pub fn resolve(args: &ExecutorArgs, spec: Option<&serde_json::Value>) -> Result<
         mem: args.slurm_mem.clone(),
         shared_paths: args.slurm_shared_paths.clone(),
         poll_max: Duration::from_secs_f64(args.slurm_poll_max),
-    })))
+        max_submitted: args
+            .slurm_max_submitted
+            .or_else(|| {
+                section
+                    .and_then(|s| s.get("max_submitted"))
+                    .and_then(|v| v.as_u64())
+                    .and_then(|v| u32::try_from(v).ok())
+            })
+            .unwrap_or(DEFAULT_MAX_SUBMITTED),
+    }))
 }
 
 #[cfg(test)]
@@ -80,6 +95,7 @@ mod tests {
             slurm_mem: None,
             slurm_shared_paths: None,
             slurm_poll_max: 5.0,
+            slurm_max_submitted: None,
         }
     }
 
@@ -87,7 +103,7 @@ mod tests {
     fn the_command_line_wins_over_the_pipeline() {
         let spec =
             json!({"kind": "slurm", "partition": "gpu", "qos": "low", "extra": ["--exclusive"]});
-        let Executor::Slurm(c) = resolve(&args(), Some(&spec)).unwrap() else {
+        let Executor::Slurm(c, _) = resolve(&args(), Some(&spec)).unwrap() else {
             panic!("slurm expected");
         };
         assert_eq!(c.partition.as_deref(), Some("gpu"));
@@ -95,7 +111,7 @@ mod tests {
         let mut a = args();
         a.slurm_qos = Some("high".into());
         a.slurm_extra = vec!["--hold".into()];
-        let Executor::Slurm(c) = resolve(&a, Some(&spec)).unwrap() else {
+        let Executor::Slurm(c, _) = resolve(&a, Some(&spec)).unwrap() else {
             panic!("slurm expected");
         };
         assert_eq!(c.qos.as_deref(), Some("high"));

@@ -35,8 +35,9 @@ use std::time::{Duration, Instant};
 /// Placeholder GPU ids of the local pool on Slurm, where the pool only bounds what is in
 /// flight; Slurm assigns the real devices.
 const SLURM_VIRTUAL_GPUS: u32 = 4096;
-/// Jobs (weighted by `resources.cpus`) submitted to Slurm at once, unless `--jobs` says.
-const SLURM_SUBMIT_LIMIT: u32 = 1024;
+/// CPU slots on Slurm unless `--jobs` says: Slurm places the jobs, so only the submission
+/// limit (`executor.max_submitted`, counted in jobs) bounds what is in flight.
+const SLURM_CPU_SLOTS: u32 = 1 << 20;
 
 pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let spec = load_spec(&args.spec)?;
@@ -49,7 +50,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
     let kind = super::executor::kind(args.executor.executor, spec.executor.as_ref());
     crate::plan::nodes::check(&spec, super::executor::nodes_available(kind)).map_err(bad)?;
     executor.preflight(home.root()).map_err(bad)?;
-    let slurm = matches!(executor, Executor::Slurm(_));
+    let slurm = matches!(executor, Executor::Slurm(..));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
     let gpus = if slurm {
         // Slurm places jobs on GPUs; locally every job "fits" and waits in Slurm's queue.
@@ -125,7 +126,7 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         gpus: gpus.clone(),
         cpu_slots: args
             .jobs
-            .unwrap_or(if slurm { SLURM_SUBMIT_LIMIT } else { cores }),
+            .unwrap_or(if slurm { SLURM_CPU_SLOTS } else { cores }),
         fail_fast: args.fail_fast,
         require_gpu: args.require_gpu,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),

@@ -100,6 +100,8 @@ pub struct Dispatcher<'a> {
     pool: Pool,
     state: Vec<State>,
     attempts: Vec<u32>,
+    /// Times each job was submitted again because the cluster ended it.
+    requeues: Vec<u32>,
     grants: Vec<Option<Grant>>,
     progress: Arc<Progress>,
     tx: mpsc::UnboundedSender<Msg>,
@@ -119,6 +121,9 @@ pub struct Dispatcher<'a> {
 
 /// How often a job whose cache key another process is running checks whether it is done.
 const JOB_LOCK_POLL: Duration = Duration::from_millis(500);
+/// Resubmissions of one job after preemption or node failure before it counts as failed
+/// (a job that is preempted every time would otherwise cycle for ever).
+const MAX_REQUEUES: u32 = 20;
 
 impl<'a> Dispatcher<'a> {
     pub fn new(
@@ -131,7 +136,10 @@ impl<'a> Dispatcher<'a> {
         let n = plan.jobs.len();
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_tx, _) = watch::channel(Stop::Running);
-        let pool = Pool::new(opts.gpus.clone(), opts.cpu_slots);
+        let mut pool = Pool::new(opts.gpus.clone(), opts.cpu_slots);
+        if let super::executor::Executor::Slurm(cfg, _) = &opts.executor {
+            pool = pool.with_max_jobs(cfg.max_submitted);
+        }
         let progress = Arc::new(Progress::new(n, opts.quiet));
         Dispatcher {
             plan,
@@ -141,6 +149,7 @@ impl<'a> Dispatcher<'a> {
             pool,
             state: vec![State::Waiting; n],
             attempts: vec![0; n],
+            requeues: vec![0; n],
             grants: vec![None; n],
             progress,
             tx,
@@ -445,6 +454,28 @@ impl<'a> Dispatcher<'a> {
                 self.progress
                     .finished(ix, &job.id, status, outcome.error.as_deref());
                 match outcome.ended {
+                    // The cluster ended it (preemption, a lost node): the same attempt again,
+                    // in a new run; the job's retries are for its own failures.
+                    Ended::Requeued if !self.stopping && self.requeues[ix] < MAX_REQUEUES => {
+                        self.requeues[ix] += 1;
+                        self.attempts[ix] -= 1;
+                        self.progress.println(&format!(
+                            "resubmitting {} ({} of at most {MAX_REQUEUES}): {}",
+                            job.id,
+                            self.requeues[ix],
+                            outcome.error.as_deref().unwrap_or("ended by the cluster")
+                        ));
+                        self.state[ix] = State::Ready;
+                    }
+                    Ended::Requeued => {
+                        self.state[ix] = if self.stopping {
+                            self.summary.cancelled += 1;
+                            State::Cancelled
+                        } else {
+                            self.summary.failed += 1;
+                            State::Failed
+                        };
+                    }
                     Ended::Succeeded => {
                         self.state[ix] = State::Succeeded;
                         self.summary.succeeded += 1;

@@ -2,6 +2,7 @@
 //! jobs. The command layer resolves it from the pipeline's `executor:` section and the command
 //! line (`commands::executor`); the scheduler only receives the typed choice.
 
+use super::slurm::poll::Poller;
 use super::slurm::{Reattach, SlurmConfig, SlurmJob};
 use std::path::Path;
 use std::sync::Arc;
@@ -10,15 +11,21 @@ use std::sync::Arc;
 pub enum Executor {
     #[default]
     Local,
-    Slurm(Arc<SlurmConfig>),
+    /// The options, and the poller that follows every job of the invocation.
+    Slurm(Arc<SlurmConfig>, Arc<Poller>),
 }
 
 impl Executor {
+    pub fn slurm(cfg: SlurmConfig) -> Executor {
+        let poller = Poller::new(cfg.poll_max);
+        Executor::Slurm(Arc::new(cfg), poller)
+    }
+
     /// As recorded in `invocations.executor`.
     pub fn name(&self) -> &'static str {
         match self {
             Executor::Local => "local",
-            Executor::Slurm(_) => "slurm",
+            Executor::Slurm(..) => "slurm",
         }
     }
 
@@ -26,7 +33,7 @@ impl Executor {
     pub fn preflight(&self, home: &Path) -> Result<(), String> {
         match self {
             Executor::Local => Ok(()),
-            Executor::Slurm(cfg) => cfg.preflight(home),
+            Executor::Slurm(cfg, _) => cfg.preflight(home),
         }
     }
 
@@ -39,8 +46,9 @@ impl Executor {
     ) -> Option<SlurmJob> {
         match self {
             Executor::Local => None,
-            Executor::Slurm(cfg) => Some(SlurmJob {
+            Executor::Slurm(cfg, poller) => Some(SlurmJob {
                 cfg: cfg.clone(),
+                poller: poller.clone(),
                 gpus: job.resources.gpus,
                 cpus: job.resources.cpus,
                 mem: super::slurm::script::mem_param(&job.params),

@@ -20,6 +20,9 @@ pub struct Pool {
     shared: BTreeMap<u32, u32>,
     cpu_total: u32,
     cpu_free: u32,
+    /// Jobs that may hold grants at once (Slurm's submission limit); unbounded locally.
+    max_jobs: u32,
+    jobs: u32,
 }
 
 /// Why a job can never run on this pool.
@@ -50,7 +53,15 @@ impl Pool {
             shared: BTreeMap::new(),
             cpu_total,
             cpu_free: cpu_total,
+            max_jobs: u32::MAX,
+            jobs: 0,
         }
+    }
+
+    /// At most `n` grants at once, whatever their CPU slots (jobs submitted to Slurm).
+    pub fn with_max_jobs(mut self, n: u32) -> Pool {
+        self.max_jobs = n.max(1);
+        self
     }
 
     pub fn gpu_count(&self) -> u32 {
@@ -85,7 +96,7 @@ impl Pool {
 
     pub fn try_acquire(&mut self, r: &Resources) -> Option<Grant> {
         let cpus = self.cpus_for(r);
-        if cpus > self.cpu_free {
+        if cpus > self.cpu_free || self.jobs >= self.max_jobs {
             return None;
         }
         let want = self.effective_gpus(r) as usize;
@@ -121,6 +132,7 @@ impl Pool {
             }
         }
         self.cpu_free -= cpus;
+        self.jobs += 1;
         Some(Grant {
             gpus,
             cpus,
@@ -130,6 +142,7 @@ impl Pool {
 
     pub fn release(&mut self, g: &Grant) {
         self.cpu_free = (self.cpu_free + g.cpus).min(self.cpu_total);
+        self.jobs = self.jobs.saturating_sub(1);
         for id in &g.gpus {
             if g.shared {
                 if let Some(n) = self.shared.get_mut(id) {
@@ -294,5 +307,15 @@ mod tests {
         );
         assert!(discover_gpus(None, None, Some("GPU-0a1b"), || 8).is_err());
         assert_eq!(discover_gpus(None, None, None, || 2).unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_job_limit_bounds_grants_whatever_their_cpus() {
+        let mut p = Pool::new(vec![], 1000).with_max_jobs(2);
+        let a = p.try_acquire(&res(0, 1, false)).unwrap();
+        let _b = p.try_acquire(&res(0, 1, false)).unwrap();
+        assert_eq!(p.try_acquire(&res(0, 1, false)), None);
+        p.release(&a);
+        assert!(p.try_acquire(&res(0, 1, false)).is_some());
     }
 }

@@ -68,7 +68,9 @@ mod tests {
     fn ports_are_unique_while_held_and_skip_ones_in_use() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path().to_path_buf());
-        let range = 41000..=41010;
+        // Below the ephemeral range (32768+ on Linux), where outgoing connections of other
+        // processes can take a port at any moment.
+        let range = 23100..=23110;
         let a = acquire(&home, &range).unwrap();
         let b = acquire(&home, &range).unwrap();
         assert_ne!(a.port, b.port);
@@ -81,7 +83,7 @@ mod tests {
         let first = a.port;
         drop(a);
         assert_eq!(acquire(&home, &range).unwrap().port, first);
-        let one = 41020..=41020;
+        let one = 23120..=23120;
         let _held = acquire(&home, &one).unwrap();
         assert!(acquire(&home, &one)
             .unwrap_err()

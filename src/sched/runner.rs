@@ -30,6 +30,8 @@ pub enum Ended {
     Succeeded,
     Failed,
     Cancelled,
+    /// Ended by the cluster (preemption, a lost node): to be submitted again, not retried.
+    Requeued,
 }
 
 impl Ended {
@@ -38,6 +40,7 @@ impl Ended {
             Ended::Succeeded => RunStatus::Succeeded,
             Ended::Failed => RunStatus::Failed,
             Ended::Cancelled => RunStatus::Cancelled,
+            Ended::Requeued => RunStatus::Requeued,
         }
     }
 }

@@ -1,18 +1,21 @@
 //! Slurm executor: each job attempt is one `sbatch` of a generated script that runs exactly
 //! what the local executor runs (`ddmd-pipe-worker job job.json` or `sh -c <command>`), with the
 //! same environment, in the shared job folder. The orchestrator stays on the submit host: it
-//! follows the job with `scontrol show job` (polled with backoff; no `sacct`, accounting is
-//! often off), tails the job's events into the store while it runs, cancels with `scancel`,
-//! and after a crash re-attaches to jobs still known to Slurm instead of submitting them again.
+//! follows all of its jobs with one `squeue` call per cycle (`poll`; no `sacct`, accounting
+//! is often off), tails each job's events into the store while it runs, cancels with
+//! `scancel`, resubmits jobs that Slurm preempted or whose node failed, and after a crash
+//! re-attaches to jobs still known to Slurm instead of submitting them again.
 //!
 //! Submodules, one job each: `config` (options and the pre-flight checks), `script` (the batch
 //! script and the sbatch arguments), `ctl` (calling the Slurm commands and parsing their
-//! output), `state` (Slurm job states -> run outcomes), `attempt` (one submitted job, end to
-//! end), `recover` (which unfinished runs to re-attach).
+//! output), `poll` (one controller call per cycle for every job), `state` (Slurm job states ->
+//! run outcomes), `attempt` (one submitted job, end to end), `recover` (which unfinished runs
+//! to re-attach).
 
 pub mod attempt;
 pub mod config;
 pub mod ctl;
+pub mod poll;
 pub mod recover;
 pub mod script;
 pub mod state;
@@ -26,6 +29,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct SlurmJob {
     pub cfg: Arc<SlurmConfig>,
+    /// The invocation's poller, shared by all of its Slurm jobs.
+    pub poller: Arc<poll::Poller>,
     pub gpus: u32,
     pub cpus: u32,
     /// `--mem` of this job (the job's `mem` parameter, else the executor's).

@@ -48,6 +48,9 @@ status_enum!(
         Succeeded => "succeeded",
         Failed => "failed",
         Cancelled => "cancelled",
+        /// Ended by the cluster, not by itself: Slurm preempted it or lost its node. The job
+        /// is submitted again as a new run with the same attempt number (not a retry).
+        Requeued => "requeued",
         /// Not started: something it needs failed.
         Skipped => "skipped",
         /// Not started: the result of an earlier run with the same cache key is used.

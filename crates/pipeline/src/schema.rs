@@ -137,7 +137,8 @@ pub fn json_schema() -> Value {
                     "partition": { "type": "string" },
                     "account": { "type": "string" },
                     "qos": { "type": "string" },
-                    "extra": { "type": "array", "items": { "type": "string" } }
+                    "extra": { "type": "array", "items": { "type": "string" } },
+                    "max_submitted": { "type": "integer", "minimum": 1, "maximum": MAX_SUBMITTED, "description": "most Slurm jobs submitted at once (default 256)" }
                 }
             }
         },

@@ -169,6 +169,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "p.yaml:5:24: stages.a.resources.gpus: expected a whole number from 0 to 64, found the number 65",
     ),
     (
+        "max_submitted_zero",
+        "name: p\nstages:\n  a: {kind: judge}\nexecutor: { kind: slurm, max_submitted: 0 }\n",
+        "p.yaml:4:41: executor.max_submitted: expected a whole number from 1 to 100000, found the number 0",
+    ),
+    (
         "nodes_zero",
         "name: p\nstages:\n  a:\n    kind: command\n    resources: { nodes: 0 }\n    params: { run: \"true\" }\n",
         "p.yaml:5:25: stages.a.resources.nodes: expected a whole number from 1 to 1024, found the number 0",
@@ -346,7 +351,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "executor_unknown_key",
         "name: p\nexecutor:\n  kind: slurm\n  queue: gpu\nstages:\n  a: {kind: judge}\n",
-        "p.yaml:4:3: executor.queue: unknown key 'queue' in executor; allowed keys: kind, partition, account, qos, extra",
+        "p.yaml:4:3: executor.queue: unknown key 'queue' in executor; allowed keys: kind, partition, account, qos, extra, max_submitted",
     ),
     (
         "alias_bomb",

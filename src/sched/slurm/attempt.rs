@@ -4,6 +4,7 @@
 //! same outcome the local executor records.
 
 use super::ctl::{self, JobInfo};
+use super::poll::{Poller, Seen};
 use super::script::{self, Program};
 use super::state::{self, End, Phase};
 use super::SlurmJob;
@@ -12,11 +13,9 @@ use crate::sched::tail::Tailer;
 use anyhow::Context;
 use ddmd_core::text::{duration, DurationStyle};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// First delay between two polls of the job's state; it grows by half per unchanged poll up
-/// to `poll_max`, and drops back to this when the state changes.
-const POLL_MIN: Duration = Duration::from_millis(250);
 /// Consecutive failed polls (an unreachable controller) before the attempt gives up.
 const MAX_POLL_ERRORS: u32 = 30;
 /// How long to wait for Slurm to confirm a cancellation before recording it anyway.
@@ -43,11 +42,9 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Resu
         None => submit(a, &sj, &log, job_json).await?,
     };
 
+    // Followed by the invocation's poller (one `squeue` for all jobs) until this returns.
+    let followed = Followed::new(&sj.poller, &id);
     let mut tailer = Tailer::new(a.job_file.events.clone());
-    let mut delay = POLL_MIN;
-    let mut next_poll = Instant::now();
-    let mut last_phase: Option<Phase> = None;
-    let mut errors = 0u32;
     let mut stopped_at: Option<Instant> = None;
     let mut timed_out = false;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -58,49 +55,39 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Resu
             _ = tick.tick() => {
                 a.drain(&mut tailer, run).await?;
                 let now = Instant::now();
-                if now >= next_poll {
-                    match ctl::show_job(&id).await {
-                        Err(e) => {
-                            errors += 1;
-                            if errors >= MAX_POLL_ERRORS {
-                                return Err(e).context(format!(
-                                    "lost track of Slurm job {id} ({errors} failed polls); it may still run: check `squeue -j {id}`"
-                                ));
-                            }
-                            tracing::warn!("polling Slurm job {id}: {e}");
+                let (seen, failures) = sj.poller.seen(&id);
+                if failures.count >= MAX_POLL_ERRORS {
+                    anyhow::bail!(
+                        "lost track of Slurm job {id} ({} failed polls, the last: {}); it may still run: check `squeue -j {id}`",
+                        failures.count,
+                        failures.last.unwrap_or_default()
+                    );
+                }
+                match seen {
+                    Seen::Unknown => {}
+                    Seen::Gone => {
+                        if started.is_none() {
+                            mark_started(a, &id, &JobInfo::default()).await?;
                         }
-                        Ok(None) => {
-                            if started.is_none() {
-                                mark_started(a, &id, &JobInfo::default()).await?;
-                            }
-                            break state::from_exit_file(&id, read_exit(&job_dir));
+                        break state::from_exit_file(&id, read_exit(&job_dir));
+                    }
+                    Seen::Info(info) => {
+                        let ph = state::phase(&id, &info);
+                        if started.is_none() && ph != Phase::Queued {
+                            started = Some(now);
+                            mark_started(a, &id, &info).await?;
                         }
-                        Ok(Some(info)) => {
-                            errors = 0;
-                            let ph = state::phase(&id, &info);
-                            if started.is_none() && ph != Phase::Queued {
-                                started = Some(now);
-                                mark_started(a, &id, &info).await?;
-                            }
-                            if let Phase::Ended(end) = ph {
-                                break end;
-                            }
-                            if last_phase.as_ref() == Some(&ph) {
-                                delay = delay.mul_f64(1.5).min(a_poll_max(&sj));
-                            } else {
-                                delay = POLL_MIN;
-                            }
-                            last_phase = Some(ph);
+                        if let Phase::Ended(end) = ph {
+                            break end;
                         }
                     }
-                    next_poll = Instant::now() + delay;
                 }
                 // The stage timeout counts from the start on a node, not from submission.
                 if let (Some(t), Some(s), false) = (a.timeout, started, timed_out) {
                     if now >= s + t && stopped_at.is_none() {
                         timed_out = true;
                         cancel(&id).await;
-                        next_poll = Instant::now();
+                        sj.poller.poll_soon();
                     }
                 }
                 if let Some(s) = stopped_at {
@@ -119,11 +106,12 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Resu
                 if level != Stop::Running && stopped_at.is_none() {
                     stopped_at = Some(Instant::now());
                     cancel(&id).await;
-                    next_poll = Instant::now();
+                    sj.poller.poll_soon();
                 }
             }
         }
     };
+    drop(followed);
     a.drain(&mut tailer, run).await?;
     if let Some(gpus) = read_gpus(&job_dir) {
         a.store.set_devices(run, &gpus).await?;
@@ -163,8 +151,26 @@ pub async fn run(a: &mut Attempt, sj: SlurmJob, job_json: &Path) -> anyhow::Resu
     Ok(outcome)
 }
 
-fn a_poll_max(sj: &SlurmJob) -> Duration {
-    sj.cfg.poll_max.max(POLL_MIN)
+/// Registers a job with the poller and forgets it on every way out of the attempt.
+struct Followed<'a> {
+    poller: &'a Arc<Poller>,
+    id: String,
+}
+
+impl<'a> Followed<'a> {
+    fn new(poller: &'a Arc<Poller>, id: &str) -> Self {
+        poller.watch(id);
+        Followed {
+            poller,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for Followed<'_> {
+    fn drop(&mut self) {
+        self.poller.forget(&self.id);
+    }
 }
 
 /// Writes the batch script and submits it; records the Slurm job id at once, so a

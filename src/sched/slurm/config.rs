@@ -17,8 +17,10 @@ pub struct SlurmConfig {
     /// Prefixes the nodes see. `None`: refuse only homes that are node-local by convention
     /// (tmpfs, /tmp, /var/tmp, /dev/shm, /run).
     pub shared_paths: Option<Vec<PathBuf>>,
-    /// Longest wait between two polls of one job's state.
+    /// Longest wait between two polls of the jobs' states.
     pub poll_max: Duration,
+    /// Most jobs submitted at once (`executor.max_submitted`).
+    pub max_submitted: u32,
 }
 
 impl Default for SlurmConfig {
@@ -31,6 +33,7 @@ impl Default for SlurmConfig {
             mem: None,
             shared_paths: None,
             poll_max: Duration::from_secs(5),
+            max_submitted: 256,
         }
     }
 }

@@ -169,6 +169,64 @@ pub fn parse_fields(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The state of many jobs in one controller call: `squeue` for exactly these ids, in any state
+/// Slurm still remembers. A job missing from the answer has left the queue (ended and
+/// purged after `MinJobAge`, or never existed); the caller asks `scontrol` about it alone.
+pub async fn squeue_jobs(ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let args = vec![
+        "-h".to_string(),
+        "-t".into(),
+        "all".into(),
+        "-j".into(),
+        ids.join(","),
+        "-O".into(),
+        SQUEUE_FIELDS.into(),
+    ];
+    let o = call("squeue", &args).await?;
+    if !o.ok {
+        // Some versions refuse the whole list when every id in it is unknown.
+        if o.stderr.contains("Invalid job id") {
+            return Ok(BTreeMap::new());
+        }
+        return Err(failed("squeue", &args, o));
+    }
+    parse_squeue(&o.stdout).ok_or_else(|| SlurmError::Parse {
+        cmd: format!("squeue {}", args.join(" ")),
+        output: o.stdout.clone(),
+    })
+}
+
+/// `squeue -O` fields, each ended by `|` (the field's suffix): id, state, nodes, reason and
+/// the raw wait status (`exit_code`: code << 8 | signal).
+const SQUEUE_FIELDS: &str = "JobID:|,State:|,NodeList:|,Reason:|,exit_code:|";
+
+/// Lines of `id|STATE|nodes|reason|status|`; `None` when a line has another shape.
+pub fn parse_squeue(stdout: &str) -> Option<BTreeMap<String, JobInfo>> {
+    let mut out = BTreeMap::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('|').map(str::trim).collect();
+        if f.len() < 5 || f[0].is_empty() || !f[0].chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let none_if_null =
+            |v: &str| (!v.is_empty() && v != "(null)" && v != "None").then(|| v.to_string());
+        let exit_code = f[4].parse::<i32>().ok().map(|w| (w >> 8, w & 0x7f));
+        out.insert(
+            f[0].to_string(),
+            JobInfo {
+                state: f[1].to_string(),
+                exit_code,
+                node: none_if_null(f[2]),
+                reason: none_if_null(f[3]),
+            },
+        );
+    }
+    Some(out)
+}
+
 /// Ids of jobs with this exact name, in any state Slurm still remembers.
 pub async fn ids_by_name(name: &str) -> Result<Vec<String>, SlurmError> {
     let args = vec![
@@ -220,6 +278,22 @@ mod tests {
         );
         assert_eq!(parse_parsable("Submitted batch job 42\n"), None);
         assert_eq!(parse_parsable(""), None);
+    }
+
+    #[test]
+    fn squeue_lines() {
+        // Shape of `squeue -h -t all -j 17,18,19 -O <SQUEUE_FIELDS>` from Slurm 22.05.
+        let text = "17|FAILED|vm|NonZeroExitCode|768|\n18|FAILED|vm|JobLaunchFailure|9|\n\
+                    19|PENDING||Resources|0|\n";
+        let m = parse_squeue(text).unwrap();
+        assert_eq!(m["17"].exit_code, Some((3, 0)));
+        assert_eq!(m["17"].node.as_deref(), Some("vm"));
+        assert_eq!(m["18"].exit_code, Some((0, 9)));
+        assert_eq!(m["19"].node, None);
+        assert_eq!(m["19"].reason.as_deref(), Some("Resources"));
+        assert_eq!(m["19"].state, "PENDING");
+        assert!(parse_squeue("").unwrap().is_empty());
+        assert_eq!(parse_squeue("squeue: error: something\n"), None);
     }
 
     #[test]

@@ -232,6 +232,7 @@ mod tests {
         };
         let job = SlurmJob {
             cfg: Arc::new(cfg.clone()),
+            poller: crate::sched::slurm::poll::Poller::new(cfg.poll_max),
             gpus: 2,
             cpus: 4,
             mem: None,
@@ -348,6 +349,7 @@ mod tests {
         let cfg = SlurmConfig::default();
         let job = SlurmJob {
             cfg: Arc::new(cfg.clone()),
+            poller: crate::sched::slurm::poll::Poller::new(cfg.poll_max),
             gpus: 4,
             cpus: 8,
             mem: None,

@@ -37,6 +37,13 @@ pub fn phase(id: &str, info: &JobInfo) -> Phase {
             error: Some(format!("Slurm job {id} {what}")),
         })
     };
+    let requeue = |what: &str| {
+        Phase::Ended(End {
+            ended: Ended::Requeued,
+            exit_code: None,
+            error: Some(format!("Slurm job {id} {what}; submitted again")),
+        })
+    };
     match state {
         "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED"
         | "RESV_DEL_HOLD" | "SPECIAL_EXIT" => Phase::Queued,
@@ -63,12 +70,13 @@ pub fn phase(id: &str, info: &JobInfo) -> Phase {
             )),
         }),
         "TIMEOUT" => failed("reached its Slurm time limit (TIMEOUT)".into()),
-        "NODE_FAIL" => failed("was lost with its node (NODE_FAIL)".into()),
+        // The cluster ended these, not the job: submitted again, not counted as a failure.
+        "NODE_FAIL" => requeue("was lost with its node (NODE_FAIL)"),
+        "PREEMPTED" => requeue("was preempted (PREEMPTED)"),
+        "BOOT_FAIL" => requeue("could not boot its node (BOOT_FAIL)"),
         "OUT_OF_MEMORY" => {
             failed("ran out of memory (OUT_OF_MEMORY); ask for more with `mem`".into())
         }
-        "PREEMPTED" => failed("was preempted (PREEMPTED)".into()),
-        "BOOT_FAIL" => failed("could not boot its node (BOOT_FAIL)".into()),
         "DEADLINE" => failed("missed its deadline (DEADLINE)".into()),
         other => failed(format!("ended in an unknown state {other:?}")),
     }
@@ -132,14 +140,15 @@ mod tests {
             ),
             ("CANCELLED+", (0, 0), Some(Ended::Cancelled), "CANCELLED"),
             ("TIMEOUT", (0, 0), Some(Ended::Failed), "time limit"),
-            ("NODE_FAIL", (0, 0), Some(Ended::Failed), "NODE_FAIL"),
+            ("NODE_FAIL", (0, 0), Some(Ended::Requeued), "NODE_FAIL"),
+            ("BOOT_FAIL", (0, 0), Some(Ended::Requeued), "BOOT_FAIL"),
             (
                 "OUT_OF_MEMORY",
                 (0, 0),
                 Some(Ended::Failed),
                 "out of memory",
             ),
-            ("PREEMPTED", (0, 0), Some(Ended::Failed), "preempted"),
+            ("PREEMPTED", (0, 0), Some(Ended::Requeued), "preempted"),
             ("WEIRD", (0, 0), Some(Ended::Failed), "unknown state"),
         ];
         for (state, exit, ended, needle) in table {

@@ -16,7 +16,16 @@ pub const STAGE_KEYS: &[&str] = &[
     "prompts",
 ];
 pub const RESOURCE_KEYS: &[&str] = &["gpus", "nodes", "cpus", "share_gpu"];
-pub const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "account", "qos", "extra"];
+pub const EXECUTOR_KEYS: &[&str] = &[
+    "kind",
+    "partition",
+    "account",
+    "qos",
+    "extra",
+    "max_submitted",
+];
+/// Most Slurm jobs one invocation may have submitted at once (`executor.max_submitted`).
+pub const MAX_SUBMITTED: u32 = 100_000;
 pub const EXECUTOR_KINDS: &[&str] = &["local", "slurm"];
 
 /// GPUs of one job on one node.

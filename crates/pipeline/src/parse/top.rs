@@ -146,6 +146,9 @@ fn executor(ctx: &mut Ctx, node: &Node) -> Option<Value> {
             ctx.string(n, &join("executor", key));
         }
     }
+    if let Some(n) = opt(node, "max_submitted") {
+        ctx.u32_in(n, "executor.max_submitted", 1, MAX_SUBMITTED);
+    }
     if let Some(n) = opt(node, "extra") {
         if let Some(items) = ctx.seq(
             n,
