@@ -34,5 +34,15 @@ fn torch_link_args_for(suffix: &str) {
         println!("cargo:rustc-link-arg{suffix}=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg{suffix}=-ltorch_cuda");
         println!("cargo:rustc-link-arg{suffix}=-Wl,--as-needed");
+    } else {
+        // Loud: such a worker never sees a GPU, and nothing else would say why.
+        for line in [
+            "!!!!!!!! this torch has no libtorch_cuda.so (a CPU-only wheel):",
+            &format!("!!!!!!!! {}", lib_dir.display()),
+            "!!!!!!!! the worker built now can never use a GPU; for GPU machines install a CUDA",
+            "!!!!!!!! wheel (scripts/setup-venv installs the one DESIGN names) and rebuild",
+        ] {
+            println!("cargo:warning={line}");
+        }
     }
 }
