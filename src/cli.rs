@@ -35,6 +35,9 @@ pub enum Command {
     Runs(RunsCommand),
     /// Run read-only SQL against the run database.
     Query(QueryArgs),
+    /// A live local dashboard of the run database: runs, curves growing as jobs run,
+    /// comparisons, reports (read-only; http://127.0.0.1:8765 by default).
+    Serve(ServeArgs),
     /// Fréchet Inception Distance between two image folders or .npz statistics
     /// (`ddmd-pipe fid --help` for the options).
     #[command(disable_help_flag = true)]
@@ -203,6 +206,17 @@ pub struct ListArgs {
     pub invocation: Option<i64>,
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Address to listen on. Anything but a loopback address exposes the run database to the
+    /// network without authentication (a warning says so).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ mod error;
 mod home;
 mod plan;
 mod sched;
+mod serve;
 
 use clap::Parser;
 use cli::{Cli, Command, RunsCommand};
@@ -103,6 +104,7 @@ async fn async_dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         Command::Runs(RunsCommand::List(a)) => commands::runs::list(&a, home).await,
         Command::Runs(RunsCommand::Show { run }) => commands::runs::show(run, home).await,
         Command::Query(a) => commands::runs::query(&a, home).await,
+        Command::Serve(a) => serve::serve(&a, home).await,
         // report_command returns the path of index.html itself.
         Command::Report(a) => ddmd_report::report_command(&home.db(), &a).map(|index| {
             println!("{}", index.display());

@@ -36,4 +36,4 @@ pub use load::{find_invocation, invocation_of_run, load_invocation};
 pub use model::{ReportData, RunRecord};
 pub use output::{write_reports_index, Manifest};
 pub use report_params::{parse_report_params, ReportSpec};
-pub use stage::run_report_stage;
+pub use stage::{folder_name, run_report_stage};

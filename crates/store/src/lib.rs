@@ -7,6 +7,7 @@
 //!   a user's SQL can never change the database.
 //! - [`report`] is everything a report reads ([`report::ReportData`] and the synchronous
 //!   functions that load it); `ddmd-report` renders it and holds no SQL of its own.
+//! - [`dashboard`] is what `serve`'s pages read, keyed on the last `seq` a page saw.
 //! - [`format_query`], [`format_runs_table`], [`format_run_detail`] turn read results into text.
 //!
 //! The store never touches tensors and knows nothing about scheduling.
@@ -14,6 +15,7 @@
 mod artifact;
 mod cache_history;
 mod connect;
+pub mod dashboard;
 mod error;
 mod format;
 mod guard;
