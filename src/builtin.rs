@@ -55,18 +55,15 @@ pub fn cuda_device_count() -> u32 {
 pub fn exec_worker(sub: &str, args: &[String]) -> anyhow::Error {
     use std::os::unix::process::CommandExt;
     let path = worker_path();
-    let err = std::process::Command::new(&path).arg(sub).args(args).exec();
+    // argv[0] is what clap names in `Usage:` lines: the user typed `ddmd-pipe fid`, not
+    // `ddmd-pipe-worker fid`.
+    let err = std::process::Command::new(&path)
+        .arg0("ddmd-pipe")
+        .arg(sub)
+        .args(args)
+        .exec();
     anyhow::anyhow!(
         "cannot start {} ({err}); build it with `cargo build --release` (it is part of the workspace) or set DDMD_WORKER",
         path.display()
     )
-}
-
-/// Checks the parameters of a report stage before anything runs.
-pub fn check_report_params(
-    params: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), String> {
-    ddmd_report::parse_report_params(params)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -30,6 +30,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of pipeline files.
     Schema,
+    /// Print a command job's environment as shell lines, to run its command by hand:
+    /// eval "$(ddmd-pipe env pipelines/sweep.yaml 'train[width=small]')"
+    Env(EnvArgs),
     /// List and inspect recorded runs.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -81,6 +84,14 @@ pub struct ValidateArgs {
     /// with `resources.nodes > 1` need slurm.
     #[arg(long, value_enum)]
     pub executor: Option<ExecutorKind>,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The job (`train[width=small]`, as `plan` lists it), or a stage that has one job.
+    pub job: String,
 }
 
 #[derive(Args, Debug)]
@@ -196,16 +207,33 @@ pub enum RunsCommand {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    #[arg(long)]
-    pub status: Option<String>,
-    #[arg(long)]
+    /// Only runs with this status: queued, running, succeeded, failed, cancelled, skipped,
+    /// cached.
+    #[arg(long, value_name = "STATUS", value_parser = parse_run_status)]
+    pub status: Option<ddmd_core::RunStatus>,
+    /// Only runs of this stage.
+    #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
-    #[arg(long)]
+    /// Only runs of the pipeline of this name (its `name:`, not the file).
+    #[arg(long, value_name = "NAME")]
     pub pipeline: Option<String>,
-    #[arg(long)]
+    /// Only runs of this invocation (the number `run` prints first).
+    #[arg(long, value_name = "N")]
     pub invocation: Option<i64>,
-    #[arg(long, default_value_t = 50)]
+    /// Show the newest N runs.
+    #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: u32,
+}
+
+/// `--status`: one of the statuses runs are stored with, or an error that lists them.
+fn parse_run_status(s: &str) -> Result<ddmd_core::RunStatus, String> {
+    ddmd_core::RunStatus::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = ddmd_core::RunStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        format!("unknown run status; expected one of {}", all.join(", "))
+    })
 }
 
 #[derive(Args, Debug)]

@@ -62,11 +62,14 @@ fn dispatch(cmd: Command, home: &Home) -> anyhow::Result<i32> {
         // The pure commands need no async runtime; tensor commands run in the worker binary.
         Command::Schema => commands::plan::schema(),
         Command::Validate(a) => commands::plan::validate(&a, home),
+        Command::Env(a) => commands::env::env(&a, home),
         Command::Fid { args } => Err(builtin::exec_worker("fid", &args)),
         Command::Sample { args } => Err(builtin::exec_worker("sample", &args)),
         Command::Prompts { args } => Err(builtin::exec_worker("prompts", &args)),
         Command::Devices => {
+            use std::os::unix::process::CommandExt as _;
             let status = std::process::Command::new(builtin::worker_path())
+                .arg0("ddmd-pipe")
                 .arg("devices")
                 .status();
             if !matches!(status, Ok(s) if s.success()) {

@@ -1,5 +1,6 @@
 //! One module per subcommand; `main.rs` only dispatches here.
 
+pub mod env;
 pub mod executor;
 pub mod plan;
 pub mod run;

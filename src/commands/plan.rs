@@ -1,23 +1,23 @@
 //! `validate`, `schema` and `plan`: everything that looks at a pipeline without running it.
 //! None of them writes to the database.
 
-use super::spec_load::load_spec;
+use super::spec_load::{build_plan, load_spec};
 use crate::cli::{PlanArgs, PlanFormat, ValidateArgs};
 use crate::error::bad;
 use crate::home::Home;
 use crate::plan::status::{decide, Decision, Force, History};
-use crate::plan::{resolve, Plan};
+use crate::plan::Plan;
 use ddmd_core::StageName;
-use std::path::Path;
 
 pub fn validate(args: &ValidateArgs, home: &Home) -> anyhow::Result<i32> {
-    let spec = load_spec(&args.spec)?;
-    let plan = build_plan(&spec, home)?;
+    let loaded = load_spec(&args.spec)?;
+    let plan = build_plan(&loaded, home)?;
+    let spec = &loaded.spec;
     let kind = super::executor::kind(args.executor, spec.executor.as_ref());
-    crate::plan::nodes::check(&spec, super::executor::nodes_available(kind)).map_err(bad)?;
+    crate::plan::nodes::check(spec, super::executor::nodes_available(kind)).map_err(bad)?;
     println!(
         "ok: {} — {} stages, {} jobs",
-        args.spec.file.display(),
+        spec.file.display(),
         spec.stages.len(),
         plan.jobs.len()
     );
@@ -30,15 +30,6 @@ pub fn schema() -> anyhow::Result<i32> {
         serde_json::to_string_pretty(&ddmd_pipeline::json_schema())?
     );
     Ok(0)
-}
-
-pub fn build_plan(spec: &ddmd_pipeline::Spec, home: &Home) -> anyhow::Result<Plan> {
-    let base = spec
-        .file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    resolve(spec, home.root(), base).map_err(bad)
 }
 
 pub fn force_of(arg: &Option<Vec<String>>, spec: &ddmd_pipeline::Spec) -> anyhow::Result<Force> {
@@ -62,9 +53,10 @@ pub fn force_of(arg: &Option<Vec<String>>, spec: &ddmd_pipeline::Spec) -> anyhow
 }
 
 pub async fn plan(args: &PlanArgs, home: &Home) -> anyhow::Result<i32> {
-    let spec = load_spec(&args.spec)?;
-    let plan = build_plan(&spec, home)?;
-    let force = force_of(&args.force, &spec)?;
+    let loaded = load_spec(&args.spec)?;
+    let plan = build_plan(&loaded, home)?;
+    let spec = &loaded.spec;
+    let force = force_of(&args.force, spec)?;
     let history = History::load(&home.db(), &spec.name).await?;
     let decisions = decide(&plan, &history, home.root(), &force);
     match args.format {

@@ -16,8 +16,8 @@ macro_rules! sayln {
     }};
 }
 
-use super::plan::{build_plan, force_of, format_plan};
-use super::spec_load::load_spec;
+use super::plan::{force_of, format_plan};
+use super::spec_load::{build_plan, load_spec, pipeline_dir};
 use crate::cli::RunArgs;
 use crate::error::{bad, EXIT_FAILED, EXIT_INTERRUPTED};
 use crate::home::Home;
@@ -40,15 +40,16 @@ const SLURM_VIRTUAL_GPUS: u32 = 4096;
 const SLURM_CPU_SLOTS: u32 = 1 << 20;
 
 pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
-    let spec = load_spec(&args.spec)?;
-    let plan = build_plan(&spec, home)?;
-    let force = force_of(&args.force, &spec)?;
+    let loaded = load_spec(&args.spec)?;
+    let plan = build_plan(&loaded, home)?;
+    let spec = &loaded.spec;
+    let force = force_of(&args.force, spec)?;
     if let Some(0) = args.jobs {
         return Err(bad("--jobs 0: expected at least 1"));
     }
     let executor = super::executor::resolve(&args.executor, spec.executor.as_ref()).map_err(bad)?;
     let kind = super::executor::kind(args.executor.executor, spec.executor.as_ref());
-    crate::plan::nodes::check(&spec, super::executor::nodes_available(kind)).map_err(bad)?;
+    crate::plan::nodes::check(spec, super::executor::nodes_available(kind)).map_err(bad)?;
     executor.preflight(home.root()).map_err(bad)?;
     let slurm = matches!(executor, Executor::Slurm(..));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
@@ -133,7 +134,8 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         retry_delay: Duration::from_secs_f64(args.retry_delay.max(0.0)),
         quiet: args.quiet,
         cwd: std::env::current_dir()?,
-        env: python_helper_env(home)?,
+        pipeline_dir: pipeline_dir(spec),
+        env: super::env::python_helper_env(home)?,
         executor: executor.clone(),
         reattach,
         rdzv_ports: args.rdzv_ports.clone(),
@@ -228,29 +230,6 @@ fn git_rev() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The events helper ships inside the binary, so `import ddmd_events` works in every command
-/// stage without installing anything.
-fn python_helper_env(home: &Home) -> anyhow::Result<Vec<(String, String)>> {
-    let dir = home.layout().python_dir();
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("ddmd_events.py");
-    let src = include_str!("../../python/ddmd_events.py");
-    if std::fs::read_to_string(&file).ok().as_deref() != Some(src) {
-        // Written aside and renamed: another pipeline starting on this home may be importing
-        // it right now, and must never see half a file.
-        let tmp = dir.join(format!("ddmd_events.py.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, src)?;
-        std::fs::rename(&tmp, &file)?;
-    }
-    let mut path = dir.display().to_string();
-    if let Ok(old) = std::env::var("PYTHONPATH") {
-        if !old.is_empty() {
-            path = format!("{path}:{old}");
-        }
-    }
-    Ok(vec![("PYTHONPATH".into(), path)])
 }
 
 /// Where the reports of this pipeline are, for the last line a user reads: the copy in

@@ -30,7 +30,7 @@ pub async fn list(args: &ListArgs, home: &Home) -> anyhow::Result<i32> {
     let store = open(home).await?;
     let runs = store
         .list_runs(&RunFilter {
-            status: args.status.clone(),
+            status: args.status.map(|s| s.as_str().to_string()),
             stage: args.stage.clone(),
             pipeline: args.pipeline.clone(),
             invocation: args.invocation,

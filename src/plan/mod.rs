@@ -3,12 +3,15 @@
 //! Pure: no database, no processes. Whether a job is cached is decided by `status`.
 
 mod cache_key;
+mod changes;
 pub mod nodes;
 mod param_files;
 mod params_check;
 mod prompts;
 mod render;
+mod report_check;
 mod resolve;
+mod set_reads;
 pub mod status;
 
 pub use resolve::resolve;
@@ -39,6 +42,9 @@ pub struct Job {
     pub command: Option<String>,
     /// The prompt set a command stage's job draws (`prompts:`), read at plan time.
     pub prompts: Option<std::sync::Arc<ddmd_core::PromptSet>>,
+    /// The files in the cache key: (what, as written, content fingerprint): `inputs`, the
+    /// prompt set, files named by parameters.
+    pub inputs: Vec<(String, String)>,
     pub cache_key: CacheKey,
     /// Length of the longest chain of jobs from this one to a sink, this one included; the
     /// dispatcher starts the longest chains first.
@@ -52,6 +58,31 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What a job's cache key holds besides its parameters and command, recorded with each
+    /// run so that `plan` can say what changed since (`status::changes`): the stage kind's
+    /// implementation version, the upstream jobs' keys by job name, the input fingerprints.
+    pub fn key_inputs(&self, ix: JobIx) -> Value {
+        let job = &self.jobs[ix];
+        let upstream: Map<String, Value> = job
+            .needs
+            .iter()
+            .map(|&u| {
+                let up = &self.jobs[u];
+                (up.id.to_string(), Value::String(up.cache_key.to_string()))
+            })
+            .collect();
+        let inputs: Map<String, Value> = job
+            .inputs
+            .iter()
+            .map(|(what, hash)| (what.clone(), Value::String(hash.clone())))
+            .collect();
+        serde_json::json!({
+            "impl_version": job.kind.impl_version(),
+            "upstream": upstream,
+            "inputs": inputs,
+        })
+    }
+
     /// Jobs that (transitively) depend on `ix`, `ix` excluded.
     pub fn dependants(&self, ix: JobIx) -> Vec<JobIx> {
         let mut hit = vec![false; self.jobs.len()];

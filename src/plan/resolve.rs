@@ -3,22 +3,35 @@
 //! matrix product, parameter layering, command rendering and cache keys.
 
 use super::cache_key::{cache_key, hash_file, CacheInputs};
-use super::render::render_command;
+use super::render::{render_command, CommandJob};
 use super::{Job, JobIx, Plan};
 use ddmd_core::{JobId, StageKind, StageName};
-use ddmd_pipeline::{Spec, SpecError, SpecErrors};
+use ddmd_pipeline::{Override, Spec, SpecError, SpecErrors};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-/// Resolves every job. `home` is where artifacts will live (command templates may name
-/// upstream artifact folders); `base_dir` is where relative `inputs` paths are read from.
-pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecErrors> {
+/// Resolves every job, and finds every problem a pipeline can have past its structure in one
+/// pass: parameters, report parameters, templates, input files, `--set` keys nothing reads.
+/// `home` is where artifacts will live (command templates may name upstream artifact
+/// folders); `base_dir`, the pipeline file's folder (absolute), is where relative paths are
+/// read from and where command jobs run.
+pub fn resolve(
+    spec: &Spec,
+    home: &Path,
+    base_dir: &Path,
+    overrides: &[Override],
+) -> Result<Plan, SpecErrors> {
     let order = stage_order(spec);
     let mut jobs: Vec<Job> = Vec::new();
     let mut by_stage: HashMap<StageName, Vec<JobIx>> = HashMap::new();
     let mut by_id: HashMap<JobId, JobIx> = HashMap::new();
     let mut errors = super::params_check::check_defaults(spec);
+    errors.extend(super::report_check::check(spec));
+    errors.extend(super::set_reads::check(spec, overrides));
+    // Template problems already reported, per stage: every job of a stage shares its
+    // template, so a name missing from one is reported once, not once per matrix point.
+    let mut template_reported: HashSet<(StageName, String)> = HashSet::new();
 
     for name in order {
         let stage = &spec.stages[&name];
@@ -148,11 +161,26 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                 }
 
                 let command = if stage.kind == StageKind::Command {
-                    match render_command(spec, &name, &params, &point, needs, &jobs, home) {
+                    let job = CommandJob {
+                        stage: &name,
+                        params: &params,
+                        point: &point,
+                        needs,
+                        jobs: &jobs,
+                        home,
+                        pipeline_dir: base_dir,
+                    };
+                    match render_command(spec, &job) {
                         Ok(c) => Some(c),
-                        Err(e) => {
-                            errors.push(e);
-                            continue;
+                        // The job is still made, so that the stages after it are resolved
+                        // and checked in this same pass; the plan is refused anyway.
+                        Err(problems) => {
+                            for p in problems {
+                                if template_reported.insert((name.clone(), p.key)) {
+                                    errors.push(p.error);
+                                }
+                            }
+                            None
                         }
                     }
                 } else {
@@ -203,7 +231,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     params: &params,
                     upstream: upstream_keys,
                     command: command.as_deref(),
-                    inputs,
+                    inputs: inputs.clone(),
                 });
 
                 let ix = jobs.len();
@@ -221,6 +249,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
                     timeout: stage.timeout,
                     command,
                     prompts: prompt_set.clone(),
+                    inputs,
                     cache_key: key,
                     critical_path: 1.0,
                 });
@@ -231,7 +260,7 @@ pub fn resolve(spec: &Spec, home: &Path, base_dir: &Path) -> Result<Plan, SpecEr
 
     if !errors.is_empty() {
         super::params_check::dedup(&mut errors);
-        return Err(SpecErrors(errors));
+        return Err(SpecErrors::sorted(errors));
     }
     let mut plan = Plan {
         pipeline: spec.name.clone(),

@@ -1,10 +1,12 @@
 //! Which jobs of a plan would run, and why (DESIGN §5): a job is cached when a succeeded run
-//! with its cache key exists and its artifact folder is present. Reads the database read-only,
-//! so `plan` never writes anything.
+//! with its cache key exists and its artifact folder is present. Another job runs, and the
+//! reason says what happened to its latest run (`run 4 failed`) or what changed since it
+//! (`changed since run 3: iterations 160 → 400`). Reads the database read-only, so `plan`
+//! never writes anything.
 
-use super::Plan;
-use ddmd_core::{RunId, StageName};
-use ddmd_store::ReadStore;
+use super::{JobIx, Plan};
+use ddmd_core::{RunId, RunStatus, StageName};
+use ddmd_store::{LatestRun, ReadStore};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -30,11 +32,12 @@ pub enum Force {
     Stages(Vec<StageName>),
 }
 
-/// Succeeded runs known to the database: cache key -> run, and job name -> keys seen.
+/// Succeeded runs known to the database (cache key -> run), and the latest run of each job of
+/// this pipeline.
 #[derive(Default)]
 pub struct History {
     by_key: HashMap<String, RunId>,
-    keys_by_job: HashMap<String, Vec<(String, RunId)>>,
+    latest_by_job: HashMap<String, LatestRun>,
 }
 
 impl History {
@@ -45,18 +48,16 @@ impl History {
         }
         let store = ReadStore::open(db).await?;
         let runs = store.succeeded_runs().await?;
+        let latest = store.latest_runs(pipeline).await?;
         store.close().await?;
         for r in runs {
             let e = h.by_key.entry(r.cache_key.0.clone()).or_insert(r.run);
             if r.run.0 > e.0 {
                 *e = r.run;
             }
-            if r.pipeline == pipeline {
-                h.keys_by_job
-                    .entry(r.job_name)
-                    .or_default()
-                    .push((r.cache_key.0, r.run));
-            }
+        }
+        for r in latest {
+            h.latest_by_job.insert(r.job_name.clone(), r);
         }
         Ok(h)
     }
@@ -103,22 +104,46 @@ pub fn decide(plan: &Plan, history: &History, home: &Path, force: &Force) -> Vec
                         }
                     }
                 }
-                None => {
-                    let previous = history
-                        .keys_by_job
-                        .get(job.id.as_str())
-                        .and_then(|v| v.iter().max_by_key(|(_, id)| id.0));
-                    Decision::Run {
-                        reason: match previous {
-                            Some((_, id)) => format!(
-                                "parameters, inputs or upstream results changed since run {id}"
-                            ),
-                            None => "no previous run".into(),
-                        },
-                        forced: false,
-                    }
-                }
+                None => Decision::Run {
+                    reason: match history.latest_by_job.get(job.id.as_str()) {
+                        Some(last) => why_again(plan, ix, last),
+                        None => "no previous run".into(),
+                    },
+                    forced: false,
+                },
             }
         })
         .collect()
+}
+
+/// Why a job whose key has no result runs although it ran before: how its latest run ended,
+/// and what changed since.
+fn why_again(plan: &Plan, ix: JobIx, last: &LatestRun) -> String {
+    let run = last.run;
+    let ended = match last.status {
+        RunStatus::Failed => Some(format!("run {run} failed")),
+        RunStatus::Cancelled => Some(format!("run {run} was cancelled")),
+        RunStatus::Requeued => Some(format!(
+            "run {run} was ended by the cluster (preempted or its node lost)"
+        )),
+        RunStatus::Skipped => Some(format!(
+            "run {run} was skipped (a job it needs did not succeed)"
+        )),
+        RunStatus::Queued | RunStatus::Running => Some(format!("run {run} did not finish")),
+        RunStatus::Succeeded | RunStatus::Cached => None,
+    };
+    let same_key = last.cache_key == plan.jobs[ix].cache_key;
+    let changes = if same_key {
+        None
+    } else {
+        super::changes::describe(plan, ix, last)
+    };
+    match (ended, changes) {
+        (Some(e), Some(c)) => format!("{e}; changed since: {c}"),
+        (Some(e), None) => e,
+        (None, Some(c)) => format!("changed since run {run}: {c}"),
+        (None, None) => format!(
+            "parameters, inputs or upstream results changed since run {run} (recorded before ddmd-pipe kept what its cache key was made of)"
+        ),
+    }
 }

@@ -28,8 +28,12 @@ pub struct RunOptions {
     /// First retry delay; doubles per attempt, capped at a minute.
     pub retry_delay: Duration,
     pub quiet: bool,
-    /// Working directory of command stages.
+    /// Working directory of built-in jobs: the folder `ddmd-pipe` started in (a report's
+    /// relative `output_dir` is read from it).
     pub cwd: PathBuf,
+    /// Working directory of command jobs: the pipeline file's folder, the base of the
+    /// relative paths in their `run` and `inputs` (docs/PIPELINES.md, "Command stages").
+    pub pipeline_dir: PathBuf,
     /// Environment every job gets (e.g. PYTHONPATH for the events helper).
     pub env: Vec<(String, String)>,
     /// Local processes or Slurm jobs.
@@ -403,7 +407,11 @@ impl<'a> Dispatcher<'a> {
             job_file,
             command: job.command.clone(),
             prompts: job.prompts.clone(),
-            cwd: self.opts.cwd.clone(),
+            cwd: if job.kind == ddmd_core::StageKind::Command {
+                self.opts.pipeline_dir.clone()
+            } else {
+                self.opts.cwd.clone()
+            },
             timeout: job.timeout,
             grace: self.opts.grace,
             store: self.store.clone(),
@@ -510,6 +518,11 @@ impl<'a> Dispatcher<'a> {
                         } else {
                             self.state[ix] = State::Failed;
                             self.summary.failed += 1;
+                            // The cause is usually in the job's last lines (a Python traceback):
+                            // shown once, when no retry follows, not only in `runs show`.
+                            if let Some(e) = &outcome.error {
+                                self.progress.detail(e);
+                            }
                             if self.opts.fail_fast && !self.stopping {
                                 self.progress
                                     .println("--fail-fast: stopping the other running jobs");
@@ -535,6 +548,8 @@ impl<'a> Dispatcher<'a> {
             point: serde_json::Value::Object(job.point.clone()),
             params: serde_json::Value::Object(job.params.clone()),
             cache_key: job.cache_key.to_string(),
+            command: job.command.clone(),
+            key_inputs: Some(self.plan.key_inputs(ix)),
             status,
             attempt: self.attempts[ix].max(1),
             queued_at: ddmd_core::events::now_secs(),

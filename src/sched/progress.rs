@@ -139,6 +139,15 @@ impl Progress {
         self.println(&line);
     }
 
+    /// The lines of a job's error after the first (which `finished` printed), indented: the
+    /// last lines of a failed job's log.
+    pub fn detail(&self, error: &str) {
+        let rest: Vec<String> = error.lines().skip(1).map(|l| format!("    {l}")).collect();
+        if !rest.is_empty() {
+            self.println(&rest.join("\n"));
+        }
+    }
+
     /// A job that is done without running (cached, skipped).
     pub fn settled(&self, job: &JobId, status: RunStatus, detail: Option<&str>) {
         if let Some(f) = &self.fancy {

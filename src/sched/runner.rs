@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// Lines of a failed job's log kept in its error, and printed in the run's output.
+pub const FAILURE_LOG_LINES: usize = 10;
+
 /// How hard the dispatcher wants running jobs stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stop {
@@ -209,7 +212,7 @@ impl Attempt {
         if let Some(f) = &tailer.latest.failure {
             msg = format!("{f} ({msg})");
         }
-        let tail = log_tail(log, 5);
+        let tail = log_tail(log, FAILURE_LOG_LINES);
         if !tail.is_empty() {
             msg.push_str("\nlast lines of the log:\n");
             msg.push_str(&tail);

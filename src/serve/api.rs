@@ -24,14 +24,17 @@ fn store_error(e: ddmd_store::StoreError) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}"))
 }
 
-/// A non-negative integer query parameter.
-fn number<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Result<Option<T>, Response> {
+/// An integer query parameter; the error names it.
+fn number<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, String> {
     match q.get(key) {
         None => Ok(None),
         Some(v) => v
             .parse()
             .map(Some)
-            .map_err(|_| bad(format!("{key}={v:?}: expected a whole number"))),
+            .map_err(|_| format!("{key}={v:?}: expected a whole number")),
     }
 }
 
@@ -50,7 +53,10 @@ pub async fn runs(State(st): State<Arc<AppState>>, Query(q): Params) -> Response
     };
     if let Some(s) = &rq.status {
         if ddmd_core::RunStatus::parse(s).is_none() {
-            let all: Vec<&str> = ddmd_core::RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            let all: Vec<&str> = ddmd_core::RunStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
             return bad(format!("status={s:?}: expected one of {}", all.join(", ")));
         }
     }
@@ -80,7 +86,7 @@ pub async fn runs(State(st): State<Arc<AppState>>, Query(q): Params) -> Response
             rq.offset = o.unwrap_or(0);
             rq.limit = l.unwrap_or(100).clamp(1, MAX_PAGE);
         }
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return bad(e),
     }
     match st.store.runs_page(&rq).await {
         Ok(page) => Json(page).into_response(),
@@ -105,7 +111,7 @@ pub async fn points(
 ) -> Response {
     let after = match number::<i64>(&q, "after") {
         Ok(a) => a.unwrap_or(-1),
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     let status = match st.store.run_status(RunId(id)).await {
         Ok(Some(s)) => s,
@@ -132,7 +138,7 @@ pub async fn events(
 ) -> Response {
     let after = match number::<i64>(&q, "after") {
         Ok(a) => a.unwrap_or(-1),
-        Err(e) => return e,
+        Err(e) => return bad(e),
     };
     match st.store.events_after(RunId(id), after).await {
         Ok(e) => Json(e).into_response(),

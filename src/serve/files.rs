@@ -57,7 +57,9 @@ fn content_type(path: &Path) -> &'static str {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("webp") => "image/webp",
         Some("gif") => "image/gif",
-        Some("txt" | "log" | "csv" | "jsonl" | "yaml" | "yml" | "md") => "text/plain; charset=utf-8",
+        Some("txt" | "log" | "csv" | "jsonl" | "yaml" | "yml" | "md") => {
+            "text/plain; charset=utf-8"
+        }
         _ => "application/octet-stream",
     }
 }

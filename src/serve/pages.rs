@@ -14,7 +14,9 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 fn shell(page: &'static str, run: Option<i64>) -> Response {
-    let run_attr = run.map(|r| format!(" data-run=\"{r}\"")).unwrap_or_default();
+    let run_attr = run
+        .map(|r| format!(" data-run=\"{r}\""))
+        .unwrap_or_default();
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -61,7 +61,7 @@ pub struct SpecErrors(pub Vec<SpecError>);
 impl SpecErrors {
     /// Sorts by position (errors without a position last) and drops exact duplicates, which
     /// arise when one aliased node is reported through two paths.
-    pub(crate) fn sorted(mut errors: Vec<SpecError>) -> SpecErrors {
+    pub fn sorted(mut errors: Vec<SpecError>) -> SpecErrors {
         errors.sort_by(|a, b| {
             let key = |e: &SpecError| (e.line.is_none(), e.line, e.column);
             key(a).cmp(&key(b))

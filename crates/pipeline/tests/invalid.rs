@@ -246,7 +246,17 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "matrix_label_with_comma",
         "name: p\nstages:\n  a:\n    kind: judge\n    matrix:\n      opt: [\"adam,sgd\"]\n",
-        "p.yaml:6:13: stages.a.matrix.opt[0]: matrix value \"adam,sgd\" contains one of , = [ ] which delimit job names",
+        "p.yaml:6:13: stages.a.matrix.opt[0]: matrix value \"adam,sgd\" contains one of , = [ ] which delimit job names; to sweep it as a value, label it with the {name: …} form under an axis of another name: opt_label: [{name: adam-sgd, opt: \"adam,sgd\"}]",
+    ),
+    (
+        "matrix_number_list_with_comma",
+        "name: p\nstages:\n  a:\n    kind: judge\n    matrix:\n      betas: [\"0.9, 0.999\"]\n",
+        "p.yaml:6:15: stages.a.matrix.betas[0]: matrix value \"0.9, 0.999\" contains one of , = [ ] which delimit job names; to sweep it as a value, label it with the {name: …} form under an axis of another name: betas_label: [{name: 0.9-0.999, betas: \"0.9, 0.999\"}]",
+    ),
+    (
+        "matrix_named_label_with_comma",
+        "name: p\nstages:\n  a:\n    kind: judge\n    matrix:\n      terms: [{name: \"CA, DM\", ca: 1}]\n",
+        "p.yaml:6:22: stages.a.matrix.terms[0].name: matrix value \"CA, DM\" contains one of , = [ ] which delimit job names",
     ),
     (
         "matrix_extra_collides_with_axis",

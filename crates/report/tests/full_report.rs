@@ -277,6 +277,8 @@ fn write_with_store(tmp: &Path, db: &Path) -> Value {
                     point,
                     params,
                     cache_key: format!("key-{job}"),
+                    command: None,
+                    key_inputs: None,
                     status: ddmd_core::RunStatus::Queued,
                     attempt: 1,
                     queued_at: 1_700_000_000.0,

@@ -74,6 +74,8 @@ async fn setup(
             point: serde_json::json!({}),
             params: serde_json::json!({"iterations": 100000}),
             cache_key: "k".into(),
+            command: None,
+            key_inputs: None,
             status: ddmd_core::RunStatus::Running,
             attempt: 1,
             queued_at: 0.0,

@@ -64,6 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 point: serde_json::json!({"i": r}),
                 params: serde_json::json!({"i": r, "samples": 2000}),
                 cache_key: format!("k{r}"),
+                command: None,
+                key_inputs: None,
                 status: ddmd_core::RunStatus::Succeeded,
                 attempt: 1,
                 queued_at: 0.0,

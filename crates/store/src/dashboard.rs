@@ -379,7 +379,8 @@ impl ReadStore {
         let events = rows
             .into_iter()
             .map(|(seq, kind, t, payload)| {
-                let v = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
+                let v =
+                    serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
                 (seq, kind, t, v)
             })
             .collect();

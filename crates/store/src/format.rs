@@ -341,6 +341,14 @@ pub fn format_run_detail(d: &RunDetail) -> String {
     if let Some(a) = &r.artifact_dir {
         field("artifacts in", a.clone());
     }
+    if let Some(c) = &d.command {
+        // As it ran (the template is `params.run`); one line per line of the command.
+        let mut lines = c.lines();
+        field("command", escape_all_controls(lines.next().unwrap_or("")));
+        for l in lines {
+            field("", escape_all_controls(l));
+        }
+    }
     if let Some(e) = &r.error {
         let mut lines = e.lines();
         field("error", lines.next().unwrap_or("").to_string());

@@ -31,7 +31,7 @@ mod report_sync;
 mod rows;
 mod writer;
 
-pub use cache_history::SucceededRun;
+pub use cache_history::{LatestRun, SucceededRun};
 pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};
 pub use model::{

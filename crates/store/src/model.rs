@@ -18,6 +18,10 @@ pub struct NewRun {
     /// Resolved parameters; also flattened into `params` rows.
     pub params: serde_json::Value,
     pub cache_key: String,
+    /// The shell command a command job runs, as rendered (its template is `params.run`).
+    pub command: Option<String>,
+    /// The cache key's inputs besides params and command (see migration 0004).
+    pub key_inputs: Option<serde_json::Value>,
     pub status: RunStatus,
     pub attempt: u32,
     pub queued_at: f64,
@@ -74,7 +78,7 @@ impl RunRow {
 }
 
 /// Filters of `runs list`; `None` means no filter. Results are the most recent `limit` rows,
-/// oldest first.
+/// newest first.
 #[derive(Clone, Debug, Default)]
 pub struct RunFilter {
     pub status: Option<String>,
@@ -128,6 +132,8 @@ pub struct UnavailableRow {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunDetail {
     pub run: RunRow,
+    /// The rendered command of a command job; `None` for built-in jobs and older runs.
+    pub command: Option<String>,
     /// Flattened parameters, sorted by key.
     pub params: Vec<(String, String)>,
     pub metrics: Vec<FinalMetric>,

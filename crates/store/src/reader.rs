@@ -47,7 +47,7 @@ impl ReadStore {
             .ctx(|| format!("close {}", path.display()))
     }
 
-    /// Runs matching `f`: the most recent `limit` (all when `None`), oldest first.
+    /// Runs matching `f`: the most recent `limit` (all when `None`), newest first.
     pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
         let mut sql = format!(
             "SELECT {} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1",
@@ -90,12 +90,11 @@ impl ReadStore {
             .fetch_all(&mut *conn)
             .await
             .ctx(|| "list runs".to_string())?;
-        let mut runs = rows
+        let runs = rows
             .iter()
             .map(run_row)
             .collect::<Result<Vec<_>, _>>()
             .ctx(|| "read runs".to_string())?;
-        runs.reverse();
         Ok(runs)
     }
 
@@ -111,6 +110,15 @@ impl ReadStore {
             return Ok(None);
         };
         let run = run_row(&row).ctx(|| format!("read run {id}"))?;
+        let command: Option<String> = if has_run_column(&mut conn, "command").await? {
+            sqlx::query_scalar("SELECT command FROM runs WHERE id = ?")
+                .bind(id.0)
+                .fetch_one(&mut *conn)
+                .await
+                .ctx(|| format!("read the command of run {id}"))?
+        } else {
+            None
+        };
         // A cached run's results are those of the run it reuses.
         let results_of = run.source_run_id.unwrap_or(run.id).0;
         let params: Vec<(String, String)> =
@@ -184,6 +192,7 @@ impl ReadStore {
         .collect();
         Ok(Some(RunDetail {
             run,
+            command,
             params,
             metrics,
             artifacts,
@@ -246,6 +255,21 @@ impl ReadStore {
             .map_err(query_error)?;
         Ok(QueryResult { columns, rows })
     }
+}
+
+/// Whether `runs` has a column: a database written by an older build, not yet migrated by a
+/// `run` of this one, lacks the newer columns, and read-only connections never migrate.
+pub(crate) async fn has_run_column(
+    conn: &mut SqliteConnection,
+    column: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?")
+            .bind(column)
+            .fetch_one(&mut *conn)
+            .await
+            .ctx(|| format!("look for the column runs.{column}"))?;
+    Ok(n > 0)
 }
 
 fn query_error(e: sqlx::Error) -> StoreError {

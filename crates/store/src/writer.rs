@@ -439,10 +439,15 @@ async fn insert_run_tx(
     } else {
         (None, None)
     };
+    let key_inputs = match &r.key_inputs {
+        Some(v) => Some(to_json("the cache key's inputs", v)?),
+        None => None,
+    };
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO runs (invocation_id, pipeline_id, stage, job_name, kind, point, params, \
          cache_key, status, attempt, queued_at, source_run_id, started_at, ended_at, \
-         artifact_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         artifact_dir, command, key_inputs) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(r.invocation_id.0)
     .bind(r.pipeline_id.0)
@@ -459,6 +464,8 @@ async fn insert_run_tx(
     .bind(started)
     .bind(ended)
     .bind(artifact_dir)
+    .bind(&r.command)
+    .bind(key_inputs)
     .fetch_one(&mut *tx)
     .await
     .ctx(|| format!("insert run {:?}", r.job_name))?;

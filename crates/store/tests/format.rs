@@ -109,8 +109,8 @@ async fn runs_list_and_show() {
         concat!(
             " id | stage | job           | status | try | devices | started             | time  | error\n",
             "----+-------+---------------+--------+-----+---------+---------------------+-------+-------------\n",
-            "  1 | train | train[lr=0.1] | failed |   1 | 0,2     | 2026-11-30 20:37:52 | 4m05s | exit code 3\n",
             "  2 | train | eval          | queued |   1 | cpu     |                     |       |\n",
+            "  1 | train | train[lr=0.1] | failed |   1 | 0,2     | 2026-11-30 20:37:52 | 4m05s | exit code 3\n",
             "(2 rows)\n",
         )
     );

@@ -255,7 +255,8 @@ async fn list_runs_filters_and_limits() {
     }
     let r = ReadStore::open(&f.db).await.unwrap();
     let all = r.list_runs(&RunFilter::default()).await.unwrap();
-    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
+    let newest_first: Vec<RunId> = ids.iter().rev().copied().collect();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), newest_first);
     let train = r
         .list_runs(&RunFilter {
             stage: Some("train".into()),
@@ -264,10 +265,10 @@ async fn list_runs_filters_and_limits() {
         })
         .await
         .unwrap();
-    // The two most recent, oldest first.
+    // The two most recent, newest first (as `runs list --help` says).
     assert_eq!(
         train.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![ids[2], ids[4]]
+        vec![ids[4], ids[2]]
     );
     let none = r
         .list_runs(&RunFilter {

@@ -68,7 +68,7 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
         let mut seen: HashMap<String, Pos> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let ip = format!("{p}[{i}]");
-            let Some(v) = axis_value_node(ctx, item, &ip, &names) else {
+            let Some(v) = axis_value_node(ctx, item, &ip, &names, Some(&e.key)) else {
                 ok = false;
                 continue;
             };
@@ -114,11 +114,13 @@ fn axes(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Axis>> {
 }
 
 /// One matrix value: a scalar, or a mapping with `name` whose other keys are extra params.
+/// `axis` is the axis being defined (`None` for include/exclude entries, which only match).
 fn axis_value_node(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
     axis_names: &[&str],
+    axis: Option<&str>,
 ) -> Option<AxisValue> {
     match &node.kind {
         Kind::Scalar(Scalar::Null) | Kind::Seq(_) => {
@@ -135,7 +137,12 @@ fn axis_value_node(
         Kind::Scalar(_) => {
             let v = AxisValue::scalar(ctx.json(node, path));
             check_label(&v.label)
-                .map_err(|m| ctx.err(node.pos, path, m))
+                .map_err(|mut m| {
+                    if let Some(axis) = axis.filter(|_| v.label.contains(LABEL_FORBIDDEN)) {
+                        m.push_str(&label_it(axis, &v.value, &v.label));
+                    }
+                    ctx.err(node.pos, path, m)
+                })
                 .ok()?;
             Some(v)
         }
@@ -186,6 +193,21 @@ fn axis_value_node(
             })
         }
     }
+}
+
+/// How to sweep a value that cannot label a job: a mapping value sets parameters with its
+/// other keys and is labelled by its `name`, which the value itself need not be (under an
+/// axis of another name: a mapping's keys may not be axis names).
+fn label_it(axis: &str, value: &Value, label: &str) -> String {
+    let cleaned: String = label
+        .chars()
+        .map(|c| if LABEL_FORBIDDEN.contains(&c) { ' ' } else { c })
+        .collect();
+    let name = cleaned.split_whitespace().collect::<Vec<_>>().join("-");
+    let name = if name.is_empty() { "v1".into() } else { name };
+    format!(
+        "; to sweep it as a value, label it with the {{name: …}} form under an axis of another name: {axis}_label: [{{name: {name}, {axis}: {value}}}]"
+    )
 }
 
 /// Labels appear in job names between `[`, `=`, `,` and `]`.
@@ -285,7 +307,7 @@ fn points(
                 ok = false;
                 continue;
             };
-            let Some(v) = axis_value_node(ctx, &e.value, &ep, &[]) else {
+            let Some(v) = axis_value_node(ctx, &e.value, &ep, &[], None) else {
                 ok = false;
                 continue;
             };

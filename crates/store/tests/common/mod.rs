@@ -61,6 +61,8 @@ pub fn new_run(f: &Fixture, job: &str, key: &str) -> NewRun {
         point: json!({"lr": 0.1}),
         params: json!({"lr": 0.1, "data": {"kind": "shapes", "objects": [1, 3]}, "run": "echo hi"}),
         cache_key: key.into(),
+        command: None,
+        key_inputs: None,
         status: ddmd_core::RunStatus::Queued,
         attempt: 1,
         queued_at: 1_000.0,
