@@ -83,7 +83,7 @@ def main():
         "params": size,
         "date": started,
         **machine.commit(),
-        "seconds": time.time() - t0,
+        "seconds": round(time.time() - t0, 1),
         "machine": machine.describe(load0, load1),
         "comparisons": took,
         "rows": [r.to_json() for r in rows],

@@ -30,8 +30,10 @@ def cpu_model():
 
 
 def _git(*args):
+    """git's output with its trailing newline removed (only: a status line starts with a
+    space when the index is clean), or None when git fails."""
     p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-    return p.stdout.strip() if p.returncode == 0 else None
+    return p.stdout.rstrip("\n") if p.returncode == 0 else None
 
 
 def commit():
