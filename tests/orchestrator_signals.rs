@@ -7,12 +7,8 @@
 )]
 
 mod common;
-use common::{text, Env};
+use common::{pid_alive, text, Env};
 use std::time::{Duration, Instant};
-
-fn pid_alive(pid: i32) -> bool {
-    unsafe { libc::kill(pid, 0) == 0 }
-}
 
 fn wait_for(cond: impl Fn() -> bool, secs: u64) -> bool {
     let t = Instant::now();
@@ -33,7 +29,7 @@ fn sigint_cancels_running_jobs_and_the_next_run_finishes() {
     let pipe = format!(
         r#"
 name: sigint-test
-defaults: {{ nap: 30 }}
+defaults: {{ nap: 300 }}
 stages:
   long:
     kind: command
@@ -83,7 +79,9 @@ stages:
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     for pid in job_pids {
         assert!(
-            wait_for(|| !pid_alive(pid), 3),
+            // A deadline for an event, not a speed bound: the jobs sleep for 300 s, so one
+            // still there after 30 s was not stopped.
+            wait_for(|| !pid_alive(pid), 30),
             "process {pid} outlived the run"
         );
     }

@@ -13,6 +13,25 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn pipeline(env: &Env, name: &str, log: &std::path::Path, nap: f64) -> std::path::PathBuf {
+    pipeline_with(env, name, log, &format!("sleep {nap}"))
+}
+
+/// The same pipeline whose jobs wait (up to 120 s) until `gate` exists: a test holds the run
+/// open for exactly as long as it needs instead of guessing how long a nap must last.
+fn gated_pipeline(
+    env: &Env,
+    name: &str,
+    log: &std::path::Path,
+    gate: &std::path::Path,
+) -> std::path::PathBuf {
+    let wait = format!(
+        "n=0; while [ ! -e {gate} ] && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done",
+        gate = gate.display()
+    );
+    pipeline_with(env, name, log, &wait)
+}
+
+fn pipeline_with(env: &Env, name: &str, log: &std::path::Path, wait: &str) -> std::path::PathBuf {
     let text = format!(
         r#"
 name: {name}
@@ -21,7 +40,7 @@ stages:
     kind: command
     matrix: {{ i: [1, 2, 3, 4] }}
     params:
-      run: "echo {name} {{{{ i }}}} >> {log}; sleep {nap}; python3 -c 'import ddmd_events as e; e.metric(\"done\", {{{{ i }}}}, 0)'"
+      run: "echo {name} {{{{ i }}}} >> {log}; {wait}; python3 -c 'import ddmd_events as e; e.metric(\"done\", {{{{ i }}}}, 0)'"
 "#,
         log = log.display()
     );
@@ -57,14 +76,18 @@ fn lines(log: &std::path::Path) -> Vec<String> {
 fn a_second_run_of_the_same_pipeline_is_refused_while_the_first_runs() {
     let env = Env::new();
     let log = env.path().join("log");
-    let p = pipeline(&env, "conc", &log, 1.0);
+    let gate = env.path().join("gate");
+    let p = gated_pipeline(&env, "conc", &log, &gate);
     let first = spawn_run(&env, &p);
+    // Events, not timing: the second run starts once the first has a job running, and that
+    // job (with the first run) waits for the gate, opened only after the second has answered.
     let t = Instant::now();
-    while lines(&log).is_empty() && t.elapsed() < Duration::from_secs(30) {
+    while lines(&log).is_empty() && t.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!lines(&log).is_empty(), "the first run did not start a job");
     let second = env.run(&["run", p.to_str().unwrap_or_default(), "--quiet"]);
+    std::fs::write(&gate, "").expect("open the gate");
     let first: Output = first.wait_with_output().expect("first run");
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));

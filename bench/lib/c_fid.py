@@ -29,7 +29,7 @@ def fid_row(size):
     o, p = Sample(ours, "s"), Sample(peer, "s")
     ratio = paired_ratio(o, p)
     same = max(rel) <= 1e-6
-    return [Row(f"6. Fréchet distance d={d} vs pytorch-fid", o, p, ratio,
+    return [Row("6", f"6. Fréchet distance d={d} vs pytorch-fid", o, p, ratio, "paired",
                 "≤ 0.3×, same value to 1e-6", ratio <= 0.3 and same,
                 [f"N = {n} features per side; largest relative difference of the value "
                  f"{max(rel):.1e} (as printed, 6 decimals); time of the distance only (statistics "

@@ -53,11 +53,13 @@ def step_rows(size):
             f"UNet 32/64 with {params:,} parameters; {iters} timed iterations per repetition "
             f"(median); ratio = median over repetitions of ours/peer run back to back; "
             f"threads ours {threads} / PyTorch {py_threads}")
-    r1 = Row("1. decoupled-DMD step vs PyTorch eager (CPU)", ours, peer, ratio, "≤ 0.9×",
+    r1 = Row("1", "1. decoupled-DMD step vs PyTorch eager (CPU)", ours, peer, ratio, "paired",
+             "≤ 0.9×",
              ratio <= 0.9, [note])
     c = Sample(coupled, "ms")
     ratio2 = paired_ratio(ours, c)
-    r2 = Row("2a. decoupled vs coupled step time", ours, c, ratio2, "≤ 1.15×", ratio2 <= 1.15,
+    r2 = Row("2a", "2a. decoupled vs coupled step time", ours, c, ratio2, "paired", "≤ 1.15×",
+             ratio2 <= 1.15,
              ["same process, same network and batch as row 1"])
     return [r1, r2]
 
@@ -81,7 +83,8 @@ def memory_row(size):
                     [stage, "distill", str(work), str(teacher), json.dumps(params)]))
     ours, peer = Sample(rss["hybrid"], "MiB"), Sample(rss["coupled"], "MiB")
     ratio = paired_ratio(ours, peer)
-    return [Row("2b. decoupled vs coupled peak memory", ours, peer, ratio, "≤ 1.05×",
+    return [Row("2b", "2b. decoupled vs coupled peak memory", ours, peer, ratio, "paired",
+                "≤ 1.05×",
                 ratio <= 1.05,
                [f"peak RSS (getrusage of the child) of `run_stage distill`, {iters} iterations, "
                 f"batch {batch}, one process per measurement"])]

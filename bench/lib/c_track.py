@@ -94,19 +94,19 @@ def log_rows(size):
     o, p = Sample(ours, "pts/s"), Sample(peer, "pts/s")
     ratio = paired_ratio(o, p)
     w_in, w_alone = Sample(writer_in, "pts/s"), Sample(writer_alone, "pts/s")
-    r3 = Row("3a. log metric points from a running job (Python helper) vs MLflow log_batch", o, p, ratio,
-             "≥ 100×", ratio >= 100,
+    r3 = Row("3a", "3a. log metric points from a running job (Python helper) vs MLflow log_batch",
+             o, p, ratio, "paired", "≥ 100×", ratio >= 100,
              [f"ours: {n:,} points through `ddmd-pipe run`, first write → all rows ingested; "
               f"MLflow: {n_peer:,} points (SQLite, log_batch of 1,000); ratio per point"])
     ing = Sample(ingest, "pts/s")
     ratio_b = paired_ratio(ing, p)
-    r3b = Row("3b. the same, events serialised beforehand (ingest-bound) vs MLflow", ing, p,
-              ratio_b, "≥ 100×", ratio_b >= 100,
+    r3b = Row("3b", "3b. the same, events serialised beforehand (ingest-bound) vs MLflow", ing, p,
+              ratio_b, "paired", "≥ 100×", ratio_b >= 100,
               ["the job appends pre-written JSON lines (`cat`) to $DDMD_EVENTS: first write "
                "→ all rows ingested, so the orchestrator's tail + parse + SQLite ingest limit"])
     slow = w_in.median / w_alone.median
-    r_ing = Row("issue 2. event ingest from one job (points/s)", ing,
-                Sample([200_000], "pts/s"), ing.median / 200_000, "≥ 200,000/s",
+    r_ing = Row("ingest", "issue 2. event ingest from one job (points/s)", ing,
+                Sample([200_000], "pts/s"), ing.median / 200_000, "value", "≥ 200,000/s",
                 ing.median >= 200_000,
                 [f"row 3b's rate. Writer never blocking: the Python helper wrote "
                  f"{w_in.show()} inside the run vs {w_alone.show()} alone (×{slow:.2f}); it "
@@ -151,8 +151,8 @@ def query_row(size):
         peer = json.loads(out.strip().splitlines()[-1])
     o, p = Sample(ours, "s"), Sample(peer["query_s"], "s")
     ratio = o.median / p.median
-    return [Row(f"4. final metrics of {r:,} runs: query vs mlflow.search_runs", o, p, ratio,
-                "≤ 0.05× (≥ 20× faster)", ratio <= 0.05,
+    return [Row("4", f"4. final metrics of {r:,} runs: query vs mlflow.search_runs", o, p, ratio,
+                "medians", "≤ 0.05× (≥ 20× faster)", ratio <= 0.05,
                 [f"run_summary (params + final metrics JSON) via `ddmd-pipe query`, process "
                  f"start included; search_runs in-process. Populating took {pop_s:.1f} s "
                  f"through `ddmd-pipe run` ({r} command jobs) vs {peer['populate_s']:.1f} s "

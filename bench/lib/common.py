@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import render
+
 ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
-DDMD = str(ROOT / "target" / "release" / "ddmd-pipe")
-EXAMPLES = ROOT / "target" / "release" / "examples"
-# The same CLI built without the `science` feature (no libtorch), which bench/run builds into
-# its own target folder: what a command-only user (or `query`) pays without loading libtorch.
+# bench/run passes cargo's target folder (CARGO_TARGET_DIR may put it outside the checkout).
+TARGET = Path(os.environ.get("BENCH_TARGET_DIR") or ROOT / "target")
+DDMD = str(TARGET / "release" / "ddmd-pipe")
+EXAMPLES = TARGET / "release" / "examples"
 
 
 class BenchError(RuntimeError):
@@ -84,25 +86,53 @@ class Sample:
         return 100.0 * (max(self.values) - min(self.values)) / 2.0 / abs(self.median)
 
     def show(self):
-        m = self.median
-        txt = f"{m:.3g}" if abs(m) < 1000 else f"{m:,.0f}"
-        return f"{txt} {self.unit} ±{self.spread():.0f}% (n={len(self.values)})"
+        return render.side(self.to_json())
+
+    def to_json(self):
+        """Every repetition and what the doc prints of them (bench/lib/render.py)."""
+        return {"values": list(self.values), "unit": self.unit, "n": len(self.values),
+                "min": min(self.values), "median": self.median, "max": max(self.values),
+                "spread_pct": self.spread()}
+
+
+def paired_ratios(ours, peer):
+    """Per-repetition ratios ours_i / peer_i, for sides whose repetition i ran back to back."""
+    if len(ours.values) != len(peer.values):
+        raise BenchError(f"{len(ours.values)} vs {len(peer.values)} repetitions: not paired")
+    return [o / p for o, p in zip(ours.values, peer.values)]
 
 
 def paired_ratio(ours, peer):
     """Median of per-repetition ratios ours_i / peer_i. The two sides of a repetition run back
     to back, so on a machine shared with other work this cancels most of the load drift that a
     ratio of medians would keep."""
-    return statistics.median(o / p for o, p in zip(ours.values, peer.values))
+    return statistics.median(paired_ratios(ours, peer))
 
 
 @dataclass
 class Row:
-    """One line of the table. `ratio` is ours/peer in the direction the goal is stated."""
+    """One line of the table. `ratio` is ours/peer in the direction the goal is stated;
+    `ratio_kind` says how it was formed: `paired` (median of per-repetition ratios, the two
+    sides of each repetition run back to back), `medians` (median of ours / median of peer,
+    for sides that cannot be interleaved) or `value` (the measured value itself). `id` is
+    what the doc's markers name (`<!-- bench:table 1,2a -->`)."""
+    id: str
     comparison: str
     ours: Sample
     peer: Sample
     ratio: float
+    ratio_kind: str
     goal: str
     met: bool
     notes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.ratio_kind not in render.RATIO_KIND:
+            raise ValueError(f"row {self.id}: ratio_kind {self.ratio_kind!r}")
+
+    def to_json(self):
+        per_rep = (paired_ratios(self.ours, self.peer) if self.ratio_kind == "paired" else None)
+        return {"id": self.id, "comparison": self.comparison, "ours": self.ours.to_json(),
+                "peer": self.peer.to_json(), "ratio": self.ratio, "ratio_kind": self.ratio_kind,
+                "per_rep_ratios": per_rep, "goal": self.goal, "met": bool(self.met),
+                "notes": list(self.notes)}

@@ -1,18 +1,19 @@
 """Benchmark driver behind `bench/run`: runs the comparisons of issue 8 at one size and prints
 one table (comparison, ours, peer, ratio, goal, met?) with medians and spreads, then the
-notes of each row. Results also go to a JSON file for docs/BENCHMARKS.md.
+notes of each row. `--json FILE` also writes every repetition with the machine, its load and
+the commit: the only source of docs/BENCHMARKS.md's tables (bench/render, issue 17).
 
 Sizes: `tiny` only checks that every comparison runs (CI; timings mean nothing there);
 `small` is the default and finishes in minutes on a 2-core CPU; `large` repeats more.
 """
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 import traceback
 
+import machine
+import render
 from common import load_average
 import c_cache
 import c_fid
@@ -45,29 +46,23 @@ COMPARISONS = {
 }
 
 
-def table(rows):
-    out = ["| comparison | ours | peer | ratio | goal | met? |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r.comparison} | {r.ours.show()} | {r.peer.show()} | {r.ratio:.3g} | "
-                   f"{r.goal} | {'yes' if r.met else '**no**'} |")
-    return "\n".join(out)
-
-
 def main():
     ap = argparse.ArgumentParser(prog="bench/run")
     ap.add_argument("--size", choices=SIZES, default="small")
     ap.add_argument("--only", action="append", choices=COMPARISONS,
                     help="run only this comparison (repeatable)")
     ap.add_argument("--reps", type=int, help="repetitions (default: per size)")
-    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--json", help="also write every figure, the machine and its load to this "
+                                   "file (docs/benchmarks.json is the doc's; bench/render)")
     a = ap.parse_args()
+    started = machine.now()
     size = dict(SIZES[a.size])
     if a.reps:
         size["reps"] = size["step_reps"] = a.reps
     names = a.only or list(COMPARISONS)
     t0 = time.time()
     load0 = load_average()
-    rows, failed = [], []
+    rows, failed, took = [], [], []
     for name in names:
         t = time.time()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
@@ -76,27 +71,41 @@ def main():
         except Exception as e:  # noqa: BLE001 - one broken comparison must not hide the others
             failed.append((name, str(e)))
             traceback.print_exc(file=sys.stderr)
-        print(f"bench: {name} took {time.time() - t:.1f} s (load {load_average()[0]:.2f})",
+        took.append({"name": name, "seconds": round(time.time() - t, 1),
+                     "load_end": round(load_average()[0], 2)})
+        print(f"bench: {name} took {took[-1]['seconds']} s (load {took[-1]['load_end']:.2f})",
               file=sys.stderr, flush=True)
     load1 = load_average()
-    print(f"\nbench/run --size {a.size}: {platform.node()}, {os.cpu_count()} cores, "
+    data = {
+        "schema": 1,
+        "command": "bench/run " + " ".join(sys.argv[1:]),
+        "size": a.size,
+        "params": size,
+        "date": started,
+        **machine.commit(),
+        "seconds": round(time.time() - t0, 1),
+        "machine": machine.describe(load0, load1),
+        "comparisons": took,
+        "rows": [r.to_json() for r in rows],
+        "failed": failed,
+    }
+    m = data["machine"]
+    print(f"\nbench/run --size {a.size}: {m['host']}, {m['cpu_model']}, {m['cores']} cores, "
           f"load average {load0[0]:.2f} at start / {load1[0]:.2f} at end, "
-          f"{time.time() - t0:.0f} s in all\n")
-    print(table(rows))
+          f"{data['seconds']:.0f} s in all\n")
+    print(render.table(data["rows"]))
     print()
-    for r in rows:
-        for n in r.notes:
-            print(f"- {r.comparison.split('.')[0]}: {n}")
+    print(render.notes(data["rows"]))
     if a.size == "tiny":
         print("\n(tiny size: checks that every comparison runs; its timings mean nothing)")
     for name, err in failed:
         print(f"\nFAILED {name}: {err[:2000]}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"size": a.size, "load": [load0, load1], "seconds": time.time() - t0,
-                       "rows": [dict(r.__dict__, ours=r.ours.__dict__, peer=r.peer.__dict__)
-                                for r in rows],
-                       "failed": failed}, f, indent=1, default=str)
+            json.dump(data, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        print(f"bench: wrote {a.json}; `bench/render` puts its tables into docs/BENCHMARKS.md "
+              f"(when the file is docs/benchmarks.json)", file=sys.stderr)
     sys.exit(1 if failed else 0)
 
 
