@@ -19,6 +19,7 @@ import c_cache
 import c_fid
 import c_inception
 import c_pack
+import c_serve
 import c_step
 import c_track
 
@@ -43,6 +44,7 @@ COMPARISONS = {
     "fid": c_fid.fid_row,
     "pack": c_pack.pack_row,
     "inception": c_inception.inception_row,
+    "serve": c_serve.serve_row,
 }
 
 
