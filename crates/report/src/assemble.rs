@@ -2,6 +2,7 @@
 //! manifest; rendered into a scratch folder and swapped into place.
 
 use crate::error::Result;
+use crate::header;
 use crate::model::ReportData;
 use crate::output::{self, Manifest, MANIFEST};
 use crate::pages::{self, IndexCtx, TableCtx};
@@ -19,12 +20,16 @@ use std::path::{Path, PathBuf};
 pub struct RenderOptions {
     /// Unix seconds shown as "generated at".
     pub generated_at: f64,
+    /// The report stage's own run, when an invocation renders its own report: left out of
+    /// the counts, and not what makes the header say "running" (`header`).
+    pub own_run: Option<i64>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             generated_at: ddmd_core::events::now_secs(),
+            own_run: None,
         }
     }
 }
@@ -123,7 +128,7 @@ fn render_into(
         tables,
         plots,
         samples: sample_groups,
-        ..index_header(data, spec, &generated_at)
+        ..index_header(data, spec, &generated_at, opts.own_run)
     };
     let html = render(&env, "report.html", &index_ctx)?;
     let index = dir.join("index.html");
@@ -173,7 +178,12 @@ fn write_tables(
 
 /// The index page's context apart from its tables, plots and samples: the invocation, the
 /// counts and the runs table.
-fn index_header(data: &ReportData, spec: &ReportSpec, generated_at: &str) -> IndexCtx {
+fn index_header(
+    data: &ReportData,
+    spec: &ReportSpec,
+    generated_at: &str,
+    own_run: Option<i64>,
+) -> IndexCtx {
     let inv = &data.invocation;
     let pipeline = inv.pipeline.clone();
     IndexCtx {
@@ -182,13 +192,13 @@ fn index_header(data: &ReportData, spec: &ReportSpec, generated_at: &str) -> Ind
         pipeline,
         generated_at: generated_at.to_string(),
         invocation_id: inv.id,
-        invocation_status: inv.status.clone(),
+        invocation_status: header::status(inv, &data.runs, own_run),
         invocation_started: fmt_time(inv.started_at),
         host: inv.host.clone(),
         git_rev: inv.git_rev.clone(),
         argv: pages::argv_line(&inv.argv),
         spec_text: inv.spec_text.clone(),
-        counts: pages::counts(data),
+        counts: header::counts(&data.runs, own_run),
         tables: Vec::new(),
         plots: Vec::new(),
         samples: Vec::new(),
@@ -244,7 +254,7 @@ fn write_manifest(
     index_ctx: &IndexCtx,
     dir: &Path,
 ) -> Result<()> {
-    let counts = pages::counts(data);
+    let counts = header::counts(&data.runs, opts.own_run);
     let manifest = Manifest {
         generator: "ddmd-report".into(),
         pipeline: data.invocation.pipeline.clone(),

@@ -14,6 +14,7 @@
 mod assemble;
 mod cli;
 mod error;
+mod header;
 mod load;
 /// Metric-key conventions live in core; kept under this name for the report's modules.
 pub use ddmd_core::metrics as metrics_meta;

@@ -3,7 +3,8 @@
 //! that templates stay declarative.
 
 use crate::error::Result;
-use crate::model::{ReportData, RunRecord, RunRecordExt};
+use crate::header::{Counts, HeaderStatus};
+use crate::model::{RunRecord, RunRecordExt};
 use crate::plot::{self, PlotModel, Series, MAX_POINTS};
 use crate::render::{fmt_duration, fmt_time};
 use crate::samples::{resolve, SampleGroup};
@@ -75,15 +76,6 @@ fn short_error(e: &str) -> String {
 }
 
 #[derive(Serialize)]
-pub struct Counts {
-    pub total: usize,
-    pub succeeded: usize,
-    pub cached: usize,
-    pub failed: usize,
-    pub diverged: usize,
-}
-
-#[derive(Serialize)]
 pub struct TableCtx {
     #[serde(flatten)]
     pub table: TableModel,
@@ -98,7 +90,7 @@ pub struct IndexCtx {
     pub pipeline: String,
     pub generated_at: String,
     pub invocation_id: i64,
-    pub invocation_status: String,
+    pub invocation_status: HeaderStatus,
     pub invocation_started: String,
     pub host: String,
     pub git_rev: Option<String>,
@@ -109,17 +101,6 @@ pub struct IndexCtx {
     pub plots: Vec<PlotModel>,
     pub samples: Vec<SampleGroup>,
     pub runs: Vec<RunRow>,
-}
-
-pub fn counts(data: &ReportData) -> Counts {
-    let runs = &data.runs;
-    Counts {
-        total: runs.len(),
-        succeeded: runs.iter().filter(|r| r.status == "succeeded").count(),
-        cached: runs.iter().filter(|r| r.status == "cached").count(),
-        failed: runs.iter().filter(|r| r.failed()).count(),
-        diverged: runs.iter().filter(|r| r.diverged.is_some()).count(),
-    }
 }
 
 /// `argv` is stored as a JSON array; shown as a shell-like line.

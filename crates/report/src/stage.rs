@@ -61,8 +61,16 @@ pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<(
     }
 
     let out = job.work_dir.join("report");
-    let summary = render_report(&data, &spec, &out, &RenderOptions::default())
-        .with_context(|| format!("rendering the report into {}", out.display()))?;
+    let summary = render_report(
+        &data,
+        &spec,
+        &out,
+        &RenderOptions {
+            own_run: Some(job.run_id.0),
+            ..RenderOptions::default()
+        },
+    )
+    .with_context(|| format!("rendering the report into {}", out.display()))?;
     sink.log(format!(
         "report: {} runs, {} tables, index {} bytes",
         summary.run_pages,

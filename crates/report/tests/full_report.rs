@@ -36,6 +36,7 @@ fn render(tmp: &Path, data: &ReportData, params: &Value) -> PathBuf {
     let out = tmp.join("out").join(&data.invocation.pipeline);
     let opts = RenderOptions {
         generated_at: FIXED_TIME,
+        own_run: None,
     };
     render_report(data, &spec, &out, &opts).expect("render");
     out

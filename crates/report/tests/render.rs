@@ -21,6 +21,7 @@ const FIXED_TIME: f64 = 1_764_000_000.0;
 fn opts() -> RenderOptions {
     RenderOptions {
         generated_at: FIXED_TIME,
+        own_run: None,
     }
 }
 
@@ -371,7 +372,12 @@ fn cli_rerenders_from_the_database_alone() {
 #[test]
 fn stage_worker_writes_report_and_publishes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let fx = common::ablation(dir.path());
+    let mut fx = common::ablation(dir.path());
+    // As under `run`: the invocation is still running, and so is the report's own run.
+    fx.db.exec(
+        "UPDATE invocations SET status = 'running', ended_at = NULL WHERE id = ?",
+        &[fx.invocation.into()],
+    );
     let mut params = ddmd_report_params(&fx);
     let published = dir.path().join("published");
     params.insert("output_dir".into(), json!(published.display().to_string()));
@@ -401,6 +407,20 @@ fn stage_worker_writes_report_and_publishes() {
     assert!(work.join("report/index.html").is_file());
     assert!(published.join("ablations/index.html").is_file());
     assert!(published.join("index.html").is_file());
+    // The header states what the report covers, not the stored "running"; its own run is
+    // not one of the results.
+    let html = std::fs::read_to_string(work.join("report/index.html")).expect("index");
+    assert!(
+        html.contains(
+            "<span class=\"badge bad\" title=\"written by the invocation&#x27;s own report stage: \
+             every run had finished; failed, cancelled or skipped: 1\">failed</span>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<div class=\"meta counts\">13 results:"),
+        "{html}"
+    );
     let events = std::fs::read_to_string(&job.events).expect("events");
     let artifacts: Vec<ddmd_core::Event> = events
         .lines()
