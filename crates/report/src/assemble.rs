@@ -7,6 +7,7 @@ use crate::model::ReportData;
 use crate::output::{self, Manifest, MANIFEST};
 use crate::pages::{self, IndexCtx, TableCtx};
 use crate::plot;
+use crate::references;
 use crate::render::{environment, fmt_time, render};
 use crate::report_params::{ColumnSpec, Columns, ReportSpec, TableSpec};
 use crate::samples;
@@ -43,6 +44,8 @@ pub struct RenderSummary {
     pub total_bytes: u64,
     pub run_pages: usize,
     pub tables: Vec<PathBuf>,
+    /// What the run output should say about the page: the gaps of partial grids.
+    pub warnings: Vec<String>,
 }
 
 /// With no declared tables, one table of every evaluation-like metric by job.
@@ -75,6 +78,8 @@ fn auto_table(data: &ReportData) -> Option<TableSpec> {
         direction: Default::default(),
         note: Some("No tables were declared in the report's params; this one shows every final metric (training curves excluded).".into()),
         data_row: true,
+        columns_from_preset: false,
+        note_gaps: false,
     })
 }
 
@@ -114,9 +119,22 @@ fn render_into(
     dir: &Path,
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
+    // A name no run has fails here, before anything is drawn around it.
+    references::check(spec, &data.runs)?;
     let env = environment()?;
     let generated_at = fmt_time(opts.generated_at);
     let (tables, table_files) = write_tables(data, spec, dir)?;
+    let warnings = tables
+        .iter()
+        .flat_map(|t| {
+            t.table.gaps.iter().map(move |g| {
+                format!(
+                    "table {:?} has gaps (marked — on the page): {g}",
+                    t.table.title
+                )
+            })
+        })
+        .collect();
     let plots = spec
         .plots
         .iter()
@@ -142,6 +160,7 @@ fn render_into(
         total_bytes: dir_size(dir),
         run_pages,
         tables: table_files,
+        warnings,
     })
 }
 

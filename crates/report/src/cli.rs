@@ -42,6 +42,9 @@ pub fn report_command(db: &Path, args: &ReportArgs) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| Path::new("reports").join(folder_name(&args.pipeline)));
     let summary = render_report(&data, &spec, &out, &RenderOptions::default())
         .with_context(|| format!("rendering the report into {}", out.display()))?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         output::write_reports_index(parent, ddmd_core::events::now_secs())?;
     }

@@ -44,7 +44,7 @@ pub struct Counts {
 }
 
 /// The runs the report covers: all but the report's own run.
-fn covered<'a>(runs: &'a [RunRecord], own_run: Option<i64>) -> impl Iterator<Item = &'a RunRecord> {
+fn covered(runs: &[RunRecord], own_run: Option<i64>) -> impl Iterator<Item = &RunRecord> {
     runs.iter().filter(move |r| Some(r.id) != own_run)
 }
 

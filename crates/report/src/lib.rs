@@ -23,6 +23,7 @@ mod output;
 mod pages;
 pub mod plot;
 pub mod presets;
+mod references;
 mod render;
 pub mod report_params;
 mod samples;

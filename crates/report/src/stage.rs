@@ -77,6 +77,12 @@ pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<(
         summary.tables.len() / 2,
         summary.index_bytes
     ))?;
+    for w in &summary.warnings {
+        sink.emit(ddmd_core::EventKind::Log {
+            level: "warn".into(),
+            message: w.clone(),
+        })?;
+    }
     sink.artifact("report", "report/index.html")?;
     for t in &summary.tables {
         if let Ok(rel) = t.strip_prefix(&job.work_dir) {

@@ -427,6 +427,14 @@ fn stage_worker_writes_report_and_publishes() {
         .map(|l| ddmd_core::Event::parse_line(l).expect("event"))
         .filter(|e| matches!(e.kind, ddmd_core::EventKind::Artifact { .. }))
         .collect();
+    // The gaps of a partial grid are said in the run output, not only on the page.
+    assert!(
+        events.contains(
+            "table \\\"Loss terms (CA = CFG augmentation, DM = distribution matching)\\\" has gaps \
+             (marked — on the page): Sharpness: no run reported sharpness@4"
+        ),
+        "{events}"
+    );
     assert!(artifacts.iter().any(|e| matches!(&e.kind, ddmd_core::EventKind::Artifact { name, path } if name == "report" && path == "report/index.html")), "{events}");
 
     // Bad params fail the stage with the field path.
@@ -441,4 +449,23 @@ fn stage_worker_writes_report_and_publishes() {
         format!("{err:#}").contains("tables[0].columns: missing"),
         "{err:#}"
     );
+
+    // A metric or axis no run has fails the stage, naming it and what the runs have.
+    for (params, message) in [
+        (
+            json!({"tables": [{"rows": "terms", "columns": ["fid@4", "fdi@1"]}]}),
+            "tables[0].columns[1]: no run has a final value of the metric \"fdi@1\" (1 of 13 runs failed); \
+             the runs have: dpg@4, fid@1, fid@4, hps@4, stability, train/loss, train/pixel_var",
+        ),
+        (
+            json!({"tables": [{"rows": "term", "columns": ["fid@4"]}]}),
+            "tables[0].rows[0]: no run has the axis \"term\"; the runs have: job, schedule, seed, stage, terms",
+        ),
+    ] {
+        let mut bad = job.clone();
+        bad.params = params.as_object().expect("obj").clone();
+        let mut sink = EventSink::open(&job.events, 200).expect("sink");
+        let err = run_report_stage(&bad, &mut sink).expect_err("unknown name");
+        assert!(format!("{err:#}").ends_with(message), "{err:#}");
+    }
 }

@@ -26,6 +26,12 @@ pub struct TableSpec {
     /// Show the last row of each metric measured on the data (`fid@data` under `fid@4`);
     /// `data_row: false` turns it off.
     pub data_row: bool,
+    /// The columns are the preset's, not written in the entry: a metric among them that no
+    /// run has is a gap to note (the pipeline may not measure it), not a misspelling to reject.
+    pub columns_from_preset: bool,
+    /// Note the holes of a partial grid. Off for the automatic table (every metric by job),
+    /// where a job of one stage lacking another stage's metric is no hole.
+    pub note_gaps: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -73,6 +79,7 @@ pub(super) fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
     let direction = parse_directions(&m, path)?;
     let note = opt_string(&m, "note", path)?;
     let data_row = opt_bool(&m, "data_row", path)?.unwrap_or(true);
+    let columns_from_preset = preset.is_some() && !given.contains_key("columns");
     Ok(TableSpec {
         title,
         preset,
@@ -83,6 +90,8 @@ pub(super) fn parse_table(item: &Value, path: &str) -> Result<TableSpec> {
         direction,
         note,
         data_row,
+        columns_from_preset,
+        note_gaps: true,
     })
 }
 

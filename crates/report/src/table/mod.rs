@@ -46,6 +46,9 @@ pub struct TableModel {
     pub legend: Vec<String>,
     pub notes: Vec<String>,
     pub footnotes: Vec<Footnote>,
+    /// Holes of a partial grid, one line per column (`fid@1: terms=DM only`): noted under
+    /// the table and said in the report stage's output.
+    pub gaps: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -179,6 +182,7 @@ pub fn build_table(index: usize, spec: &TableSpec, runs: &[RunRecord]) -> TableM
     }
     let legend = notes::legend(&rows);
     let table_notes = notes::table_notes(spec, &tally.pooled, &columns, &rows);
+    let gaps = notes::gaps(spec, &columns, &rows);
     TableModel {
         index,
         slug: format!("{:02}-{}", index + 1, slugify(&spec.title)),
@@ -190,5 +194,6 @@ pub fn build_table(index: usize, spec: &TableSpec, runs: &[RunRecord]) -> TableM
         legend,
         notes: table_notes,
         footnotes: tally.notes.footnotes,
+        gaps,
     }
 }

@@ -120,8 +120,51 @@ pub(super) fn table_notes(
             }
         ));
     }
+    let gaps = gaps(spec, columns, rows);
+    if !gaps.is_empty() {
+        table_notes.push(format!(
+            "Gaps in the grid (— where no run reported a value): {}.",
+            gaps.join("; ")
+        ));
+    }
     if let Some(n) = &spec.note {
         table_notes.push(n.clone());
     }
     table_notes
+}
+
+/// The holes of a partial grid: per column, the variant rows with no value (`fid@1:
+/// terms=DM only`), or `no run reported …` for a column with none at all — left by a preset
+/// or a filter; a declared metric no run has is rejected before (`crate::references`).
+pub(super) fn gaps(spec: &TableSpec, columns: &[ColumnModel], rows: &[RowModel]) -> Vec<String> {
+    let mut out = Vec::new();
+    if !spec.note_gaps {
+        return out;
+    }
+    let variants: Vec<&RowModel> = rows.iter().filter(|r| r.kind == RowKind::Variant).collect();
+    for (ci, col) in columns.iter().enumerate() {
+        let state = |r: &RowModel| r.cells[ci].state;
+        // Failed rows report nothing either: a column of only those is "no run reported".
+        let silent = |r: &&RowModel| matches!(state(r), CellState::Missing | CellState::Failed);
+        if variants.iter().any(|r| state(r) == CellState::Missing) && variants.iter().all(silent) {
+            out.push(format!("{}: no run reported {}", col.label, col.metric));
+            continue;
+        }
+        let missing: Vec<String> = variants
+            .iter()
+            .filter(|r| state(r) == CellState::Missing)
+            .map(|r| {
+                spec.rows
+                    .iter()
+                    .zip(&r.labels)
+                    .map(|(a, v)| format!("{a}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!("{}: {}", col.label, missing.join(" | ")));
+        }
+    }
+    out
 }
