@@ -10,7 +10,7 @@
 
 mod common;
 
-use ddmd_report::stats::{fmt_num, fmt_spread, Summary};
+use ddmd_report::stats::Summary;
 use ddmd_report::{load_invocation, parse_report_params, render_report, RenderOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -185,12 +185,29 @@ fn report_in_headless_chromium() {
             );
             assert!(!vals.is_empty(), "{terms} {key}: no DB values");
             let s = Summary::of(&vals);
-            let want = match s.ci95_half_width() {
-                Some(h) => format!("{} ± {}", fmt_num(s.mean), fmt_spread(h, s.mean)),
-                None => fmt_num(s.mean),
-            };
+            // The column chooses the decimals (one format per column): compare the numbers
+            // to the precision shown.
             let got = cell_text(&dom.stdout, &format!("0:{ri}:{ci}"));
-            assert_eq!(got, want, "table 0 row {terms} column {key}");
+            let shown: Vec<&str> = got.split(" ± ").collect();
+            let close = |text: &str, want: f64| {
+                let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+                let v: f64 = text
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{got:?} is not a number"));
+                (v - want).abs() <= 0.5 * 10f64.powi(-(decimals as i32)) + 1e-9
+            };
+            assert!(
+                close(shown[0], s.mean),
+                "table 0 row {terms} column {key}: {got} vs mean {}",
+                s.mean
+            );
+            match s.ci95_half_width() {
+                Some(h) => assert!(
+                    shown.len() == 2 && close(shown[1], h),
+                    "table 0 row {terms} column {key}: {got} vs ± {h}"
+                ),
+                None => assert_eq!(shown.len(), 1, "{got}"),
+            }
         }
     }
     assert_eq!(cell_text(&dom.stdout, "1:0:1"), "n/a", "HPS unavailable");

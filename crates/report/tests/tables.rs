@@ -293,3 +293,51 @@ fn non_finite_final_values_are_not_averaged() {
         t.footnotes
     );
 }
+
+#[test]
+fn no_best_without_a_direction_or_where_the_column_ties() {
+    // `direction: none` on every column: nothing bold, and the legend does not promise bold.
+    let t = &tables(json!({"tables": [{
+        "rows": "terms",
+        "columns": ["fid@4", "stability"],
+        "direction": {"fid@4": "none", "stability": "none"}
+    }]}))[0];
+    assert!(t.rows.iter().flat_map(|r| &r.cells).all(|c| !c.best));
+    assert!(
+        t.legend[0].starts_with("Mean ± half-width"),
+        "{:?}",
+        t.legend
+    );
+    assert!(
+        !t.legend.iter().any(|l| l.contains("bold")),
+        "{:?}",
+        t.legend
+    );
+
+    // Stability is 2000 in both seeds of CA + DM: a tie is no "best".
+    let t = &tables(json!({"tables": [{
+        "rows": "seed",
+        "columns": ["stability"],
+        "filter": {"terms": "CA + DM"}
+    }]}))[0];
+    let texts: Vec<&str> = t.rows.iter().map(|r| r.cells[0].text.as_str()).collect();
+    assert_eq!(texts, ["2000", "2000"]);
+    assert!(t.rows.iter().all(|r| !r.cells[0].best));
+    assert!(t.rows.iter().all(|r| r.cells[0].versus_best.is_none()));
+}
+
+#[test]
+fn one_number_format_per_column() {
+    // fid@1 means are 17.9, 18.4 and a single 35.1 (two decimals each); stability's 625 ± 190.6 sets one
+    // decimal for the whole column, 2000 included.
+    let t = &tables(json!({"tables": [{"rows": "terms", "columns": ["fid@1", "stability"]}]}))[0];
+    let col = |ci: usize| -> Vec<String> {
+        t.rows
+            .iter()
+            .filter(|r| r.kind == RowKind::Variant)
+            .map(|r| r.cells[ci].text.clone())
+            .collect()
+    };
+    assert_eq!(col(0), ["17.90 ± 1.27", "18.40 ± 2.54", "35.10"]);
+    assert_eq!(col(1), ["2000.0 ± 0.0", "625.0 ± 190.6", "2000.0 ± 0.0"]);
+}

@@ -50,8 +50,8 @@ pub(super) fn column_models(
 }
 
 /// Marks the best value of each column with a direction. Only cells with a value in variant
-/// rows take part (the data row is a reference, not a contender), and a column with a single
-/// value has no best.
+/// rows take part (the data row is a reference, not a contender); a column with a single
+/// value, or with every value equal, has no best.
 pub(super) fn mark_best(columns: &[ColumnModel], rows: &mut [RowModel]) {
     for (ci, col) in columns.iter().enumerate() {
         let Some(dir) = col.direction else { continue };
@@ -75,6 +75,15 @@ pub(super) fn mark_best(columns: &[ColumnModel], rows: &mut [RowModel]) {
                 .count();
             if with_values < 2 {
                 continue; // a single value is not "best" of anything
+            }
+            // A column where every row has the best value ranks nothing ("300 ± 0" on every
+            // row): marking them all would read as if each row had won.
+            let all_tied = rows
+                .iter()
+                .filter(|r| r.kind == RowKind::Variant && r.cells[ci].state == CellState::Value)
+                .all(|r| r.cells[ci].mean == Some(b));
+            if all_tied {
+                continue;
             }
             for r in rows.iter_mut().filter(|r| r.kind == RowKind::Variant) {
                 if r.cells[ci].state == CellState::Value && r.cells[ci].mean == Some(b) {

@@ -6,7 +6,7 @@
 //! and Markdown. No HTML here: the template renders the model.
 //!
 //! The steps, one file each: `layout` (runs, rows, columns), `rows` and `cell` (the values),
-//! `columns` (headers, best marks), `significance` (the test against the best), `data_row`,
+//! `columns` (headers, best marks), `format` (one number format per column), `significance` (the test against the best), `data_row`,
 //! `notes` (footnotes, legend, notes under the table), `export` (CSV, Markdown); `select`
 //! holds the filter and key patterns plots and samples share.
 
@@ -14,6 +14,7 @@ mod cell;
 mod columns;
 mod data_row;
 mod export;
+mod format;
 mod layout;
 mod notes;
 mod rows;
@@ -180,6 +181,7 @@ pub fn build_table(index: usize, spec: &TableSpec, runs: &[RunRecord]) -> TableM
     if spec.data_row {
         rows.extend(data_row::build(spec, &candidates, &col_defs, col_axis));
     }
+    format::unify_columns(&mut rows);
     let legend = notes::legend(&rows);
     let table_notes = notes::table_notes(spec, &tally.pooled, &columns, &rows);
     let gaps = notes::gaps(spec, &columns, &rows);

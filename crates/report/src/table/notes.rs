@@ -25,12 +25,20 @@ impl Notes {
     }
 }
 
-/// How to read the table, for the HTML page and the Markdown file alike: always what bold, ±
-/// and n mean; the lines for `≈`, `?` and the data row only where the table shows them.
+/// How to read the table, for the HTML page and the Markdown file alike: always what ± and n
+/// mean, and bold where a cell is bold; the lines for `≈`, `?` and the data row only where the table shows them.
 pub(super) fn legend(rows: &[RowModel]) -> Vec<String> {
-    let mut lines = vec![
-        "Best value per column in bold (↑ higher is better, ↓ lower is better). Mean ± half-width of the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom) over repeats that differ only in seed; n = runs; a single run shows its value alone.".to_string(),
-    ];
+    // "Best in bold" only where something is bold: a table without a direction, or whose
+    // columns tie, marks nothing.
+    let any_best = rows.iter().flat_map(|r| &r.cells).any(|c| c.best);
+    let best_line = if any_best {
+        "Best value per column in bold (↑ higher is better, ↓ lower is better). "
+    } else {
+        ""
+    };
+    let mut lines = vec![format!(
+        "{best_line}Mean ± half-width of the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom) over repeats that differ only in seed; n = runs; a single run shows its value alone."
+    )];
     let verdicts = || {
         rows.iter()
             .flat_map(|r| &r.cells)
@@ -52,7 +60,7 @@ pub(super) fn legend(rows: &[RowModel]) -> Vec<String> {
             .flat_map(|r| &r.cells)
             .filter(|c| c.state == CellState::Value)
     };
-    if values().any(|_| true) && values().all(|c| c.n <= 1) {
+    if any_best && values().any(|_| true) && values().all(|c| c.n <= 1) {
         lines.push(
             "Every row is a single run: bold marks the best value, but no ordering is tested (more seeds give an interval and a test).".into(),
         );
