@@ -229,6 +229,7 @@ fn curves_of(r: &RunRecord) -> Result<Vec<CurveCtx>> {
         let series = [Series {
             name: key.clone(),
             points: downsample(pts, MAX_POINTS),
+            spread: Vec::new(),
         }];
         let svg = plot::line_chart(key, "step", "", &series, (460, 230), false, false)?;
         curves.push(CurveCtx {

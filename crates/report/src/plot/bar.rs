@@ -2,13 +2,15 @@
 //! mean over seeds with ± std error bars.
 
 use super::data::finals;
-use super::frame::{color, frame, shorten, svg, Canvas, Chart, Frame, InChart, XAxis, FONT};
+use super::frame::{
+    color, frame, shorten, svg, Canvas, Chart, Frame, InChart, Key, LegendEntry, XAxis, AXIS_SIZE,
+    FONT, TICK_SIZE,
+};
 use super::Drawn;
 use crate::error::Result;
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::PlotSpec;
 use crate::stats::mean_std;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -44,6 +46,21 @@ pub(super) fn bar_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> Res
     }
     let bars = collect_bars(spec, &vals);
     let (lo, hi) = value_range(&bars.bars);
+    let y_desc = super::axis_title(&spec.metric);
+    // The bars are drawn one at a time, so the legend is built here, one box per series.
+    let legend = match spec.series.as_deref() {
+        Some(axis) => bars
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, n)| LegendEntry {
+                name: format!("{axis}={n}"),
+                color: color(i),
+                key: Key::Box,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let svg = svg(title, (760, 380), |root| {
         let mut chart = frame(
             root,
@@ -52,23 +69,21 @@ pub(super) fn bar_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> Res
                 x: 0.0..bars.xs.len() as f64,
                 y: lo..hi,
                 x_axis: XAxis::Categories,
-                y_desc: spec.metric.as_str(),
+                y_desc: &y_desc,
+                log_x: false,
                 log_y: false,
+                legend,
             },
         )?;
         draw_bars(&mut chart, title, &bars)?;
         draw_categories(root, &chart, title, &bars.xs, lo)?;
-        if let Some(axis) = spec.series.as_deref() {
-            legend_boxes(root, axis, &bars.series).in_chart(title)?;
-        }
-        let desc =
-            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-        root.draw(&Text::new(
-            format!("{} (error bars: ± std over seeds)", spec.x),
-            (380, 378),
-            desc,
-        ))
-        .in_chart(title)
+        // The x axis title, centred under the data area.
+        let (left, _) = chart.backend_coord(&(0.0, lo));
+        let (right, _) = chart.backend_coord(&(bars.xs.len() as f64, lo));
+        let desc = TextStyle::from((FONT, AXIS_SIZE).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
+        root.draw(&Text::new(spec.x.clone(), ((left + right) / 2, 377), desc))
+            .in_chart(title)
     })?;
     Ok((Some(svg), None))
 }
@@ -168,35 +183,12 @@ fn draw_categories(
     xs: &[String],
     lo: f64,
 ) -> Result<()> {
-    let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let style =
+        TextStyle::from((FONT, TICK_SIZE).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     for (xi, x) in xs.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(xi as f64 + 0.5, lo));
         root.draw(&Text::new(shorten(x, 24), (px, py + 6), style.clone()))
             .in_chart(title)?;
-    }
-    Ok(())
-}
-
-/// A legend of filled boxes in the top right corner, one per series value: the bars are drawn
-/// one at a time, so plotters' series legend would list a series once per bar.
-fn legend_boxes<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    axis: &str,
-    names: &[String],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut y = 36;
-    for (i, n) in names.iter().enumerate() {
-        root.draw(&Rectangle::new(
-            [(660, y - 5), (670, y + 5)],
-            color(i).filled(),
-        ))?;
-        root.draw(&Text::new(
-            shorten(&format!("{axis}={n}"), 14),
-            (674, y),
-            style.clone(),
-        ))?;
-        y += 16;
     }
     Ok(())
 }

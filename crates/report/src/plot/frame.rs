@@ -3,10 +3,10 @@
 //! the axis titles, whether the x axis holds numbers or categories — so all charts look alike.
 
 use crate::error::{ReportError, Result};
-use crate::stats::fmt_num;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 
 pub(super) const FONT: &str = "sans-serif";
@@ -66,6 +66,13 @@ pub(super) fn svg(
     Ok(buf)
 }
 
+/// Font sizes as plotters takes them. Its SVG backend writes `font-size` as the size / 1.24,
+/// so these are 14.5, 12.1 and 11.3 px in the file, and so at 100 % zoom on a chart shown at
+/// its own width: nothing under 11 px (the old 11 / 12 were 8.9 / 9.7 px).
+pub(super) const CAPTION_SIZE: u32 = 18;
+pub(super) const AXIS_SIZE: u32 = 15;
+pub(super) const TICK_SIZE: u32 = 14;
+
 /// How the x axis is drawn.
 pub(super) enum XAxis<'a> {
     /// Numbers with ticks and grid lines, titled with the given text.
@@ -75,6 +82,21 @@ pub(super) enum XAxis<'a> {
     Categories,
 }
 
+/// The mark beside a legend entry, as the series is drawn.
+#[derive(Clone, Copy)]
+pub(super) enum Key {
+    Line,
+    Dot,
+    Box,
+}
+
+/// One entry of a chart's legend.
+pub(super) struct LegendEntry {
+    pub name: String,
+    pub color: RGBColor,
+    pub key: Key,
+}
+
 /// What differs between the frames of the chart kinds.
 pub(super) struct Frame<'a> {
     pub title: &'a str,
@@ -82,72 +104,209 @@ pub(super) struct Frame<'a> {
     pub y: Range<f64>,
     pub x_axis: XAxis<'a>,
     pub y_desc: &'a str,
+    /// The plotted x values are log10 of the data: ticks at 1, 3, 10, … of the data.
+    pub log_x: bool,
     /// The plotted y values are log10 of the data, so tick labels show 10^y.
     pub log_y: bool,
+    /// Drawn to the right of the data area, never over it; empty for no legend.
+    pub legend: Vec<LegendEntry>,
 }
 
-/// Builds the chart on `root`: caption, label areas, coordinates, and the mesh with its axis
-/// titles and tick labels.
+/// Characters of a legend name kept; the legend column is as wide as its longest name.
+const LEGEND_CHARS: usize = 28;
+
+/// Builds the chart on `root`: caption, label areas, coordinates, the mesh with its axis
+/// titles and tick labels (drawn by us on a log axis), and the legend beside the data area.
 pub(super) fn frame<'a, 'b>(root: &'a Canvas<'b>, f: &Frame) -> Result<Chart<'a, 'b>> {
     let x_label_area = match f.x_axis {
-        XAxis::Numeric(_) => 34,
-        XAxis::Categories => 40,
+        XAxis::Numeric(_) => 46,
+        XAxis::Categories => 50,
     };
+    let legend_width = legend_width(&f.legend);
     let mut chart = ChartBuilder::on(root)
-        .caption(f.title, (FONT, 15))
+        .caption(f.title, (FONT, CAPTION_SIZE))
         .margin(8)
+        .margin_right(8 + legend_width)
         .x_label_area_size(x_label_area)
-        .y_label_area_size(58)
+        .y_label_area_size(76)
         .build_cartesian_2d(f.x.clone(), f.y.clone())
         .in_chart(f.title)?;
-    let x_fmt = |v: &f64| fmt_num(*v);
-    let y_fmt = |v: &f64| {
-        if f.log_y {
-            fmt_num(10f64.powf(*v))
-        } else {
-            fmt_num(*v)
-        }
-    };
+    let x_fmt = tick_formatter(&f.x);
+    let y_fmt = tick_formatter(&f.y);
     {
         let mut mesh = chart.configure_mesh();
         match f.x_axis {
             XAxis::Numeric(desc) => {
                 mesh.x_desc(desc).x_label_formatter(&x_fmt);
+                if f.log_x {
+                    mesh.disable_x_mesh().x_labels(0);
+                }
             }
             XAxis::Categories => {
                 mesh.disable_x_mesh().x_labels(0);
             }
         }
+        if f.log_y {
+            mesh.disable_y_mesh().y_labels(0);
+        }
         mesh.y_desc(f.y_desc)
-            .label_style((FONT, 11))
-            .axis_desc_style((FONT, 12))
+            .label_style((FONT, TICK_SIZE))
+            .axis_desc_style((FONT, AXIS_SIZE))
             .y_label_formatter(&y_fmt)
             .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(225, 225, 225))
             .draw()
             .in_chart(f.title)?;
     }
+    if f.log_x {
+        log_ticks(root, &chart, f, Side::X)?;
+    }
+    if f.log_y {
+        log_ticks(root, &chart, f, Side::Y)?;
+    }
+    draw_legend(root, &chart, f)?;
     Ok(chart)
 }
 
-/// The legend of the labelled series, framed alike in every chart; `at` is where it sits.
-pub(super) fn series_legend<'a, 'b: 'a>(
-    chart: &mut Chart<'a, 'b>,
-    title: &str,
-    at: SeriesLabelPosition,
-) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 11))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .position(at)
-        .draw()
-        .in_chart(title)
+fn legend_width(entries: &[LegendEntry]) -> i32 {
+    match entries.iter().map(|e| e.name.chars().count()).max() {
+        // About 7 px a character at the tick size, and the key before the name.
+        Some(n) => 36 + 7 * n.min(LEGEND_CHARS) as i32,
+        None => 0,
+    }
 }
 
-/// The legend key of a line series: a short stroke in its colour.
-pub(super) fn line_key(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+/// The legend in the column right of the data area, from its top.
+fn draw_legend(root: &Canvas, chart: &Chart, f: &Frame) -> Result<()> {
+    if f.legend.is_empty() {
+        return Ok(());
+    }
+    let (right, top) = chart.backend_coord(&(f.x.end, f.y.end));
+    let style =
+        TextStyle::from((FONT, TICK_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let x = right + 14;
+    for (i, e) in f.legend.iter().enumerate() {
+        let y = top + 8 + 20 * i as i32;
+        let c = e.color;
+        match e.key {
+            Key::Line => root.draw(&PathElement::new(
+                vec![(x, y), (x + 18, y)],
+                c.stroke_width(2),
+            )),
+            Key::Dot => root.draw(&Circle::new((x + 9, y), 4, c.filled())),
+            Key::Box => root.draw(&Rectangle::new(
+                [(x + 4, y - 5), (x + 14, y + 5)],
+                c.filled(),
+            )),
+        }
+        .in_chart(f.title)?;
+        root.draw(&Text::new(
+            shorten(&e.name, LEGEND_CHARS),
+            (x + 24, y),
+            style.clone(),
+        ))
+        .in_chart(f.title)?;
+    }
+    Ok(())
+}
+
+/// Tick labels of a linear axis: the decimals the tick spacing needs, one format for the
+/// whole axis, and a zero that floating point left as `-5.551e-17` written `0`.
+fn tick_formatter(range: &Range<f64>) -> impl Fn(&f64) -> String {
+    let span = (range.end - range.start).abs();
+    let biggest = range.start.abs().max(range.end.abs());
+    // plotters puts about ten ticks on an axis, at 1, 2 or 5 × a power of ten.
+    let step = span / 10.0;
+    let scientific = biggest >= 1e6 || (biggest > 0.0 && biggest < 1e-3);
+    let decimals = if step > 0.0 {
+        (-step.log10().floor()).max(0.0) as usize
+    } else {
+        0
+    };
+    move |v: &f64| {
+        let v = if v.abs() <= span * 1e-9 { 0.0 } else { *v };
+        if scientific && v != 0.0 {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.decimals$}")
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    X,
+    Y,
+}
+
+/// Grid lines and labels of a log axis at round values of the data — 1, 3, 10, 30, … (1, 2,
+/// 5 over less than a decade; powers of ten alone over many) — instead of plotters' even
+/// steps of log10, which read `3.16, 1, 0.316`.
+fn log_ticks(root: &Canvas, chart: &Chart, f: &Frame, side: Side) -> Result<()> {
+    let range = match side {
+        Side::X => &f.x,
+        Side::Y => &f.y,
+    };
+    let light = RGBColor(235, 235, 235);
+    let font = TextStyle::from((FONT, TICK_SIZE).into_font());
+    let label_style = match side {
+        Side::X => font.pos(Pos::new(HPos::Center, VPos::Top)),
+        Side::Y => font.pos(Pos::new(HPos::Right, VPos::Center)),
+    };
+    for (at, label) in log_tick_values(range.start, range.end) {
+        let line = match side {
+            Side::X => vec![(at, f.y.start), (at, f.y.end)],
+            Side::Y => vec![(f.x.start, at), (f.x.end, at)],
+        };
+        chart
+            .plotting_area()
+            .draw(&PathElement::new(line, light.stroke_width(1)))
+            .in_chart(f.title)?;
+        let (px, py) = match side {
+            Side::X => chart.backend_coord(&(at, f.y.start)),
+            Side::Y => chart.backend_coord(&(f.x.start, at)),
+        };
+        let pos = match side {
+            Side::X => (px, py + 6),
+            Side::Y => (px - 6, py),
+        };
+        root.draw(&Text::new(label, pos, label_style.clone()))
+            .in_chart(f.title)?;
+    }
+    Ok(())
+}
+
+/// The round values within `lo..hi` (log10 of the data) and their labels.
+pub(super) fn log_tick_values(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    let decades = hi - lo;
+    let mantissas: &[f64] = if decades < 1.0 {
+        &[1.0, 2.0, 5.0]
+    } else if decades <= 4.0 {
+        &[1.0, 3.0]
+    } else {
+        &[1.0]
+    };
+    let mut out = Vec::new();
+    for k in (lo.floor() as i32)..=(hi.ceil() as i32) {
+        for m in mantissas {
+            let at = m.log10() + k as f64;
+            if at >= lo && at <= hi {
+                out.push((at, log_label(*m, k)));
+            }
+        }
+    }
+    out
+}
+
+/// `m × 10^k` written as a person would: `0.3`, `30`, `3e-4`.
+fn log_label(m: f64, k: i32) -> String {
+    if !(-3..=5).contains(&k) {
+        format!("{m}e{k}")
+    } else if k < 0 {
+        format!("{:.*}", (-k) as usize, m * 10f64.powi(k))
+    } else {
+        format!("{}", (m * 10f64.powi(k)).round() as i64)
+    }
 }
 
 /// The span of the finite values with a 5 % margin (±10 % around a single value, ±1 around a
@@ -177,5 +336,29 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max - 1).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_cleanly() {
+        let f = tick_formatter(&(-0.5..0.5));
+        assert_eq!(f(&-5.551e-17), "0.0");
+        assert_eq!(f(&0.2), "0.2");
+        let f = tick_formatter(&(0.0..300.0));
+        assert_eq!(f(&150.0), "150");
+        let labels: Vec<String> = log_tick_values((0.032f64).log10(), (3.5f64).log10())
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
+        assert_eq!(labels, ["0.1", "0.3", "1", "3"]);
+        let lr: Vec<String> = log_tick_values((1e-4f64).log10(), (1e-3f64).log10())
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
+        assert_eq!(lr, ["1e-4", "3e-4", "0.001"]);
     }
 }

@@ -1,8 +1,8 @@
-//! Training curves: a metric against the step, one line per series (seeds averaged), and the
-//! line chart itself, which the per-run pages use too.
+//! Training curves: a metric against the step, one line per series (seeds averaged, with a
+//! band of ± the std of the runs), and the line chart itself, which the per-run pages use too.
 
 use super::data::group;
-use super::frame::{color, frame, line_key, range, series_legend, svg, Frame, InChart, XAxis};
+use super::frame::{color, frame, range, svg, Frame, InChart, Key, LegendEntry, XAxis};
 use super::{Drawn, Series, MAX_POINTS};
 use crate::error::Result;
 use crate::model::RunRecord;
@@ -22,9 +22,9 @@ pub(super) fn line_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> Re
     }
     let series = curve_series(spec, &with);
     let y_desc = if spec.smooth > 0.0 {
-        format!("{} (EMA {})", spec.metric, spec.smooth)
+        format!("{} (EMA {})", super::axis_title(&spec.metric), spec.smooth)
     } else {
-        spec.metric.clone()
+        super::axis_title(&spec.metric)
     };
     let svg = line_chart(
         title,
@@ -44,8 +44,8 @@ fn curve_series(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Series> {
     group(runs, spec.series.as_deref())
         .into_iter()
         .map(|(name, members)| {
-            let pts = if members.len() == 1 {
-                members[0].curves[&spec.metric].clone()
+            let (pts, spread) = if members.len() == 1 {
+                (members[0].curves[&spec.metric].clone(), Vec::new())
             } else {
                 mean_curve(&members, &spec.metric)
             };
@@ -54,27 +54,56 @@ fn curve_series(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Series> {
             } else {
                 name
             };
+            let points = downsample(&smooth(&pts, spec.smooth), MAX_POINTS);
+            // The band follows the shown (smoothed, downsampled) mean: ± the std of the
+            // runs at the nearest step.
+            let spread = if spread.is_empty() {
+                Vec::new()
+            } else {
+                points.iter().map(|&(x, _)| nearest(&spread, x)).collect()
+            };
             Series {
                 name: label,
-                points: downsample(&smooth(&pts, spec.smooth), MAX_POINTS),
+                points,
+                spread,
             }
         })
         .collect()
 }
 
-/// The mean of the runs' curves at each (integer) step any of them logged.
-fn mean_curve(runs: &[&RunRecord], metric: &str) -> Vec<(f64, f64)> {
-    let mut acc: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
+/// (step, value) pairs.
+type Points = Vec<(f64, f64)>;
+
+/// The mean of the runs' curves at each (integer) step any of them logged, and the std of
+/// the runs there (0 where one run logged the step).
+fn mean_curve(runs: &[&RunRecord], metric: &str) -> (Points, Points) {
+    let mut acc: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for r in runs {
         for &(x, y) in &r.curves[metric] {
-            let e = acc.entry(x as i64).or_insert((0.0, 0));
-            e.0 += y;
-            e.1 += 1;
+            acc.entry(x as i64).or_default().push(y);
         }
     }
     acc.into_iter()
-        .map(|(x, (s, n))| (x as f64, s / n as f64))
-        .collect()
+        .map(|(x, ys)| {
+            let (m, sd) = crate::stats::mean_std(&ys);
+            (
+                (x as f64, m),
+                (x as f64, if sd.is_finite() { sd } else { 0.0 }),
+            )
+        })
+        .unzip()
+}
+
+/// The std at the step nearest to `x` (`spread` is sorted by step).
+fn nearest(spread: &[(f64, f64)], x: f64) -> f64 {
+    let i = spread.partition_point(|p| p.0 < x);
+    let cands = [i.checked_sub(1), Some(i)];
+    cands
+        .into_iter()
+        .flatten()
+        .filter_map(|j| spread.get(j))
+        .min_by(|a, b| (a.0 - x).abs().total_cmp(&(b.0 - x).abs()))
+        .map_or(0.0, |p| p.1)
 }
 
 /// A line chart of already-prepared series (shared with the per-run pages).
@@ -88,8 +117,22 @@ pub fn line_chart(
     legend: bool,
 ) -> Result<String> {
     let shown: Vec<Vec<(f64, f64)>> = series.iter().map(|s| on_axis(&s.points, log_y)).collect();
+    let bands: Vec<Vec<(f64, f64)>> = series.iter().map(|s| band(s, log_y)).collect();
     let (x0, x1) = range(shown.iter().flatten().map(|p| p.0));
-    let (y0, y1) = range(shown.iter().flatten().map(|p| p.1));
+    let (y0, y1) = range(shown.iter().chain(&bands).flatten().map(|p| p.1));
+    let entries = if legend {
+        series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| LegendEntry {
+                name: s.name.clone(),
+                color: color(i),
+                key: Key::Line,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     svg(title, size, |root| {
         let mut chart = frame(
             root,
@@ -99,23 +142,53 @@ pub fn line_chart(
                 y: y0..y1,
                 x_axis: XAxis::Numeric(x_desc),
                 y_desc,
+                log_x: false,
                 log_y,
+                legend: entries,
             },
         )?;
-        for (i, (s, pts)) in series.iter().zip(shown).enumerate() {
-            let c = color(i);
-            let drawn = chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .in_chart(title)?;
-            if legend {
-                drawn.label(s.name.clone()).legend(line_key(c));
+        // Bands under every line, so no band hides another series' line.
+        for (i, b) in bands.into_iter().enumerate() {
+            if !b.is_empty() {
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        b,
+                        color(i).mix(0.18).filled(),
+                    )))
+                    .in_chart(title)?;
             }
         }
-        if legend && !series.is_empty() {
-            series_legend(&mut chart, title, SeriesLabelPosition::UpperRight)?;
+        for (i, pts) in shown.into_iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(pts, color(i).stroke_width(2)))
+                .in_chart(title)?;
         }
         Ok(())
     })
+}
+
+/// The outline of a series' band (mean ± std), upper edge then lower edge back, as the y axis
+/// places it; empty for a series without a spread.
+fn band(s: &Series, log_y: bool) -> Vec<(f64, f64)> {
+    if s.spread.len() != s.points.len() || s.spread.is_empty() {
+        return Vec::new();
+    }
+    let upper: Vec<(f64, f64)> = s
+        .points
+        .iter()
+        .zip(&s.spread)
+        .map(|(&(x, y), sd)| (x, y + sd))
+        .collect();
+    let lower: Vec<(f64, f64)> = s
+        .points
+        .iter()
+        .zip(&s.spread)
+        .rev()
+        .map(|(&(x, y), sd)| (x, y - sd))
+        .collect();
+    let mut outline = on_axis(&upper, log_y);
+    outline.extend(on_axis(&lower, log_y));
+    outline
 }
 
 /// The points as the y axis places them: on a log axis, log10 of y, and points at or below

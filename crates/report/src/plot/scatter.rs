@@ -3,7 +3,8 @@
 
 use super::data::{final_of, series_label};
 use super::frame::{
-    color, frame, range, series_legend, shorten, svg, Chart, Frame, InChart, XAxis, FONT,
+    color, frame, range, shorten, svg, Chart, Frame, InChart, Key, LegendEntry, XAxis, FONT,
+    TICK_SIZE,
 };
 use super::Drawn;
 use crate::error::Result;
@@ -22,7 +23,16 @@ struct Point {
 }
 
 pub(super) fn scatter_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> Result<Drawn> {
-    let pts = variant_points(spec, runs);
+    let mut pts = variant_points(spec, runs);
+    // On a log x axis a point sits at log10 of its x; one at x ≤ 0 has no place there.
+    let before = pts.len();
+    if spec.log_x {
+        pts.retain(|p| p.x > 0.0);
+        for p in &mut pts {
+            p.x = p.x.log10();
+        }
+    }
+    let not_positive = before - pts.len();
     if pts.is_empty() {
         return Ok((
             None,
@@ -37,6 +47,20 @@ pub(super) fn scatter_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) ->
     }
     let (x0, x1) = range(pts.iter().map(|p| p.x));
     let (y0, y1) = range(pts.iter().map(|p| p.y));
+    let (x_desc, y_desc) = (super::axis_title(&spec.x), super::axis_title(&spec.metric));
+    let legend = if spec.series.is_some() {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| LegendEntry {
+                name: n.clone(),
+                color: color(i),
+                key: Key::Dot,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let svg = svg(title, (760, 380), |root| {
         let mut chart = frame(
             root,
@@ -44,22 +68,26 @@ pub(super) fn scatter_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) ->
                 title,
                 x: x0..x1,
                 y: y0..y1,
-                x_axis: XAxis::Numeric(spec.x.as_str()),
-                y_desc: spec.metric.as_str(),
+                x_axis: XAxis::Numeric(&x_desc),
+                y_desc: &y_desc,
+                log_x: spec.log_x,
                 log_y: false,
+                legend,
             },
         )?;
         for (i, name) in names.iter().enumerate() {
             let mine: Vec<&Point> = pts.iter().filter(|p| &p.series == name).collect();
-            let keyed = spec.series.is_some().then_some(name.as_str());
-            draw_points(&mut chart, title, &mine, color(i), keyed, (x0 + x1) / 2.0)?;
-        }
-        if spec.series.is_some() {
-            series_legend(&mut chart, title, SeriesLabelPosition::MiddleRight)?;
+            draw_points(&mut chart, title, &mine, color(i), (x0 + x1) / 2.0)?;
         }
         Ok(())
     })?;
-    Ok((Some(svg), None))
+    let note = (not_positive > 0).then(|| {
+        format!(
+            "{not_positive} variant(s) with {} ≤ 0 are not shown on the log axis.",
+            spec.x
+        )
+    });
+    Ok((Some(svg), note))
 }
 
 /// One point per variant, for the runs that have finite values of both metrics; repeats of a
@@ -94,26 +122,20 @@ fn variant_points(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Point> {
         .collect()
 }
 
-/// The points of one series, each labelled with its variant; `legend` names the series in
-/// the legend when the plot has a series axis.
+/// The points of one series, each labelled with its variant (the legend, drawn by the frame,
+/// names the series).
 fn draw_points(
     chart: &mut Chart,
     title: &str,
     pts: &[&Point],
     c: RGBColor,
-    legend: Option<&str>,
     mid_x: f64,
 ) -> Result<()> {
-    let drawn = chart
+    chart
         .draw_series(pts.iter().map(|p| Circle::new((p.x, p.y), 4, c.filled())))
         .in_chart(title)?;
-    if let Some(name) = legend {
-        drawn
-            .label(name)
-            .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
-    }
     // Labels run away from the nearer side edge, so none is cut off by the frame.
-    let font = TextStyle::from((FONT, 10).into_font());
+    let font = TextStyle::from((FONT, TICK_SIZE).into_font());
     let left = font.pos(Pos::new(HPos::Left, VPos::Bottom));
     let right = font.pos(Pos::new(HPos::Right, VPos::Bottom));
     chart

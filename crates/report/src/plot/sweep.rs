@@ -2,9 +2,7 @@
 //! mean over seeds at each x with ± std error bars.
 
 use super::data::{finals, group};
-use super::frame::{
-    color, frame, line_key, range, series_legend, svg, Chart, Frame, InChart, XAxis,
-};
+use super::frame::{color, frame, range, svg, Chart, Frame, InChart, Key, LegendEntry, XAxis};
 use super::Drawn;
 use crate::error::Result;
 use crate::model::{RunRecord, RunRecordExt};
@@ -31,6 +29,13 @@ type Numeric<'a> = (&'a RunRecord, f64, f64);
 
 pub(super) fn sweep_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> Result<Drawn> {
     let (numeric, skipped) = numeric_values(spec, runs);
+    // On a log axis, x is placed at log10 of the value; a value ≤ 0 has no place there.
+    let (numeric, not_positive): (Vec<Numeric>, Vec<Numeric>) =
+        numeric.into_iter().partition(|n| !spec.log_x || n.1 > 0.0);
+    let numeric: Vec<Numeric> = numeric
+        .into_iter()
+        .map(|(r, x, v)| (r, if spec.log_x { x.log10() } else { x }, v))
+        .collect();
     if numeric.is_empty() {
         return Ok((
             None,
@@ -47,6 +52,16 @@ pub(super) fn sweep_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> R
             .iter()
             .flat_map(|p| [p.mean - p.std, p.mean + p.std])
     }));
+    let y_desc = super::axis_title(&spec.metric);
+    let legend = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LegendEntry {
+            name: l.name.clone(),
+            color: color(i),
+            key: Key::Line,
+        })
+        .collect();
     let svg = svg(title, (760, 380), |root| {
         let mut chart = frame(
             root,
@@ -55,21 +70,32 @@ pub(super) fn sweep_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) -> R
                 x: x0..x1,
                 y: y0..y1,
                 x_axis: XAxis::Numeric(spec.x.as_str()),
-                y_desc: spec.metric.as_str(),
+                y_desc: &y_desc,
+                log_x: spec.log_x,
                 log_y: false,
+                legend,
             },
         )?;
         for (i, line) in lines.iter().enumerate() {
             draw_line(&mut chart, title, line, color(i))?;
         }
-        series_legend(&mut chart, title, SeriesLabelPosition::MiddleRight)
+        Ok(())
     })?;
-    let note = (skipped > 0).then(|| {
-        format!(
+    let mut notes = Vec::new();
+    if skipped > 0 {
+        notes.push(format!(
             "{skipped} run(s) with a non-numeric `{}` are not shown.",
             spec.x
-        )
-    });
+        ));
+    }
+    if !not_positive.is_empty() {
+        notes.push(format!(
+            "{} run(s) with `{}` ≤ 0 are not shown on the log axis.",
+            not_positive.len(),
+            spec.x
+        ));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join(" "));
     Ok((Some(svg), note))
 }
 
@@ -94,7 +120,7 @@ fn sweep_lines(spec: &PlotSpec, numeric: &[Numeric]) -> Vec<SweepLine> {
     let groups = match spec.series.as_deref() {
         Some(axis) => group(&rs, Some(axis)),
         // Without a series axis the sweep is one line over all runs (not a run each).
-        None => vec![(spec.metric.clone(), rs)],
+        None => vec![(super::metric_name(&spec.metric), rs)],
     };
     groups
         .into_iter()
@@ -122,11 +148,6 @@ fn sweep_lines(spec: &PlotSpec, numeric: &[Numeric]) -> Vec<SweepLine> {
                     }
                 })
                 .collect();
-            let name = if spec.series.is_some() {
-                name
-            } else {
-                spec.metric.clone()
-            };
             SweepLine { name, points }
         })
         .collect()
@@ -140,9 +161,7 @@ fn draw_line(chart: &mut Chart, title: &str, line: &SweepLine, c: RGBColor) -> R
             pts.iter().map(|p| (p.x, p.mean)),
             c.stroke_width(2),
         ))
-        .in_chart(title)?
-        .label(line.name.clone())
-        .legend(line_key(c));
+        .in_chart(title)?;
     chart
         .draw_series(
             pts.iter()

@@ -33,10 +33,12 @@ pub struct PlotSpec {
     pub smooth: f64,
     pub filter: Filter,
     pub log_y: bool,
+    /// A log x axis: sweeps over a numeric axis (a learning rate) and scatters.
+    pub log_x: bool,
 }
 
 const PLOT_KEYS: &[&str] = &[
-    "kind", "title", "metric", "x", "y", "series", "smooth", "filter", "log_y",
+    "kind", "title", "metric", "x", "y", "series", "smooth", "filter", "log_y", "log_x",
 ];
 
 /// The weight `smooth: true` stands for.
@@ -48,7 +50,14 @@ pub(super) fn parse_plot(item: &Value, path: &str) -> Result<PlotSpec> {
     let kind = parse_kind(m, path)?;
     let (metric, x) = plotted_values(kind, m, path)?;
     let smooth = parse_smooth(m, kind, path)?;
-    let log_y = parse_log_y(m, path)?;
+    let log_y = parse_flag(m, "log_y", path)?;
+    let log_x = parse_flag(m, "log_x", path)?;
+    if log_x && !matches!(kind, PlotKind::Sweep | PlotKind::Scatter) {
+        return Err(ReportError::param(
+            format!("{path}.log_x"),
+            "only sweep and scatter plots have a numeric x axis to put on a log scale",
+        ));
+    }
     let filter = opt_filter(m, path)?;
     Ok(PlotSpec {
         kind,
@@ -59,6 +68,7 @@ pub(super) fn parse_plot(item: &Value, path: &str) -> Result<PlotSpec> {
         smooth,
         filter,
         log_y,
+        log_x,
     })
 }
 
@@ -175,12 +185,13 @@ fn parse_smooth(m: &Map<String, Value>, kind: PlotKind, path: &str) -> Result<f6
     }
 }
 
-fn parse_log_y(m: &Map<String, Value>, path: &str) -> Result<bool> {
-    match m.get("log_y") {
+/// `log_y`, `log_x`: true or false.
+fn parse_flag(m: &Map<String, Value>, key: &str, path: &str) -> Result<bool> {
+    match m.get(key) {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(ReportError::param(
-            format!("{path}.log_y"),
+            format!("{path}.{key}"),
             format!("expected true or false, got {}", show(other)),
         )),
     }
