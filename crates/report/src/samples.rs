@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Serialize)]
 pub struct SampleGroup {
     pub stage: String,
+    /// The prompts most grids of the section share, listed once above them; a card lists its
+    /// own only when they differ.
+    pub prompts: Vec<String>,
+    pub more_prompts: usize,
     pub items: Vec<SampleItem>,
 }
 
@@ -130,9 +134,75 @@ pub fn collect(runs: &[RunRecord], spec: &SamplesSpec, out: &Path) -> Result<Vec
             Some(g) => g.items.push(item),
             None => groups.push(SampleGroup {
                 stage: run.stage.clone(),
+                prompts: Vec::new(),
+                more_prompts: 0,
                 items: vec![item],
             }),
         }
     }
+    for g in &mut groups {
+        hoist_shared_prompts(g);
+    }
     Ok(groups)
+}
+
+/// Moves the most common prompt list of the section's cards to the section (a 16-prompt list
+/// under each of 36 cards is the same list 36 times); cards with other prompts keep theirs.
+fn hoist_shared_prompts(g: &mut SampleGroup) {
+    let lists: Vec<(&Vec<String>, usize)> = g
+        .items
+        .iter()
+        .filter(|i| !i.prompts.is_empty())
+        .map(|i| (&i.prompts, i.more_prompts))
+        .collect();
+    let Some(&(shared, more)) = lists
+        .iter()
+        .max_by_key(|l| lists.iter().filter(|m| *m == *l).count())
+    else {
+        return;
+    };
+    let (shared, more) = (shared.clone(), more);
+    for item in &mut g.items {
+        if item.prompts == shared && item.more_prompts == more {
+            item.prompts.clear();
+            item.more_prompts = 0;
+        }
+    }
+    g.prompts = shared;
+    g.more_prompts = more;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: i64, prompts: &[&str]) -> SampleItem {
+        SampleItem {
+            run_id: id,
+            job_name: format!("job{id}"),
+            variant: String::new(),
+            img: None,
+            prompts: prompts.iter().map(|p| p.to_string()).collect(),
+            more_prompts: 0,
+            missing: None,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shared_prompts_are_listed_once_per_section() {
+        let mut g = SampleGroup {
+            stage: "distill".into(),
+            prompts: Vec::new(),
+            more_prompts: 0,
+            items: vec![item(1, &["a", "b"]), item(2, &["a", "b"]), item(3, &["c"])],
+        };
+        hoist_shared_prompts(&mut g);
+        assert_eq!(g.prompts, ["a", "b"]);
+        let own: Vec<&Vec<String>> = g.items.iter().map(|i| &i.prompts).collect();
+        assert_eq!(
+            own,
+            [&Vec::<String>::new(), &Vec::new(), &vec!["c".to_string()]]
+        );
+    }
 }
