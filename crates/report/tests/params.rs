@@ -106,3 +106,31 @@ fn invalid_params_have_exact_messages() {
         failures.join("\n")
     );
 }
+
+/// The examples of docs/PIPELINES.md's report section are valid report params, so the docs
+/// cannot drift from the parser.
+#[test]
+fn pipelines_md_report_examples_parse() {
+    let doc = include_str!("../../../docs/PIPELINES.md");
+    let section = &doc[doc.find("**report** — ").expect("report section")..];
+    let section = &section[..section.find("How to read a report table").expect("end")];
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").expect("closed block")])
+        .collect();
+    assert_eq!(blocks.len(), 2, "the tables and the plots example");
+    for b in blocks {
+        let v = ddmd_pipeline::read_value(std::path::Path::new("PIPELINES.md"), b)
+            .unwrap_or_else(|e| panic!("{e:?}\n{b}"));
+        let spec = parse(v).unwrap_or_else(|e| panic!("{e}\n{b}"));
+        assert!(!spec.tables.is_empty() || spec.plots.len() == 4, "{b}");
+    }
+    // The table's one-line examples, as params.
+    let spec = parse(json!({
+        "samples": {"stages": ["distill"], "filter": {"seed": 0}, "max_prompts": 8},
+        "log_tail": 80, "output_dir": "reports", "title": "t", "description": "d"
+    }))
+    .expect("valid");
+    assert_eq!(spec.samples.max_prompts, 8);
+}
