@@ -16,7 +16,7 @@ pub fn json_schema() -> Value {
             {
                 "type": "object",
                 "required": ["name"],
-                "properties": { "name": scalar },
+                "properties": { "name": { "type": ["string", "number", "integer", "boolean"], "description": "the value's label: in job names and reports, and the axis parameter's value" } },
                 "description": "A labelled value: 'name' is the label in job names and the axis parameter; the other keys are merged into the job's params."
             }
         ]
@@ -89,7 +89,7 @@ pub fn json_schema() -> Value {
         "if": { "properties": { "kind": { "const": "command" } } },
         "then": {
             "required": ["kind", "params"],
-            "properties": { "params": { "type": "object", "required": ["run"], "properties": { "run": { "type": "string", "minLength": 1 } } } }
+            "properties": { "params": { "type": "object", "required": ["run"], "description": "the command's template (`run`) and any keys it reads", "properties": { "run": { "type": "string", "minLength": 1, "description": "the shell command, a minijinja template over the job's params, `needs`, `pipeline_dir` and `home`; run in the pipeline file's folder" } } } }
         },
         "else": {
             "not": { "required": ["prompts"] },
@@ -111,6 +111,17 @@ pub fn json_schema() -> Value {
         }
     }
     let mut stage = stage;
+    describe(&mut stage, STAGE_KEYS_DOC);
+    describe(&mut stage["properties"]["resources"], RESOURCES_DOC);
+    describe(&mut stage["properties"]["prompts"], PROMPTS_DOC);
+    // The parser takes an empty value (`needs:` with nothing after it) as absent.
+    if let Some(props) = stage["properties"].as_object_mut() {
+        for (key, p) in props.iter_mut() {
+            if key != "kind" {
+                *p = nullable(p.take());
+            }
+        }
+    }
     stage["allOf"] = Value::Array(by_kind);
     let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -146,6 +157,8 @@ pub fn json_schema() -> Value {
             "stageName": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" }
         }
     });
+    describe(&mut schema, TOP_KEYS_DOC);
+    describe(&mut schema["properties"]["executor"], EXECUTOR_DOC);
     if let Some(d) = schema["$defs"].as_object_mut() {
         d.extend(defs);
     }
@@ -156,3 +169,86 @@ pub fn json_schema() -> Value {
     }
     schema
 }
+
+/// Sets the `description` of each named property of the object schema `v`.
+fn describe(v: &mut Value, docs: &[(&str, &str)]) {
+    for (key, text) in docs {
+        if let Some(p) = v["properties"].get_mut(*key) {
+            p["description"] = Value::String((*text).to_string());
+        }
+    }
+}
+
+/// `p` or null, keeping `p`'s description at the top where editors show it.
+fn nullable(mut p: Value) -> Value {
+    let description = p.as_object_mut().and_then(|o| o.remove("description"));
+    let mut wrapped = json!({ "anyOf": [p, { "type": "null" }] });
+    if let Some(d) = description {
+        wrapped["description"] = d;
+    }
+    wrapped
+}
+
+const TOP_KEYS_DOC: &[(&str, &str)] = &[
+    ("name", "The pipeline's name: runs, reports and `--pipeline` filters use it."),
+    ("description", "Free text about the pipeline, shown in its report."),
+    ("defaults", "Parameters every job inherits; a stage's `params` override them (a built-in stage takes only the keys it knows)."),
+    ("stages", "Stage name -> stage, in file order; `needs` orders them."),
+    ("executor", "Where jobs run: the local machine (default) or Slurm."),
+];
+
+const STAGE_KEYS_DOC: &[(&str, &str)] = &[
+    ("kind", "What the stage does: a built-in (teacher, judge, distill, evaluate, report) or `command` (your own shell command)."),
+    ("needs", "The stages this one runs after and reads from: a name or a list (empty: none)."),
+    ("resources", "What one job of the stage takes: GPUs, nodes, CPUs, whether it may share a GPU."),
+    ("matrix", "Axis -> values: one job per combination; a scalar axis sets the parameter of its name, `{name: label, ...}` values label a point and merge their other keys."),
+    ("include", "Extra matrix points, `{axis: value}`."),
+    ("exclude", "Matrix points to drop: those matching every given `{axis: value}`."),
+    ("fan_in", "One job over all upstream jobs instead of one per upstream point (default true for `report`)."),
+    ("params", "The stage's parameters (docs/PIPELINES.md, \"Stage parameters\"); they override `defaults`."),
+    ("retries", "How many times a failed job is tried again."),
+    ("timeout", "Wall-clock limit of one job: `90s`, `30m`, `1h30m`, or seconds."),
+    ("inputs", "Command and evaluate stages: files (relative to the pipeline file) whose content enters the cache key."),
+    ("prompts", "Command stages: the prompt set the jobs draw images for (one of shapes, dpg_bench, text, jsonl)."),
+];
+
+const RESOURCES_DOC: &[(&str, &str)] = &[
+    ("gpus", "GPUs per node."),
+    (
+        "nodes",
+        "Nodes of one job (more than 1 needs the Slurm executor and a command stage).",
+    ),
+    ("cpus", "CPU cores of one job."),
+    (
+        "share_gpu",
+        "Let jobs of this stage share a GPU with other sharing jobs.",
+    ),
+];
+
+const PROMPTS_DOC: &[(&str, &str)] = &[
+    ("shapes", "The built-in shapes prompts: how many."),
+    ("dpg_bench", "A DPG-Bench CSV file."),
+    ("text", "A text file, one prompt a line."),
+    (
+        "jsonl",
+        "A JSON-lines file, one `{\"text\": …, \"id\": …}` object per line (`id` optional).",
+    ),
+    ("images_per_prompt", "Images drawn for each prompt."),
+    (
+        "seed",
+        "Base of the per-image seeds (and the shapes prompts' seed).",
+    ),
+    ("limit", "Only the first N prompts."),
+];
+
+const EXECUTOR_DOC: &[(&str, &str)] = &[
+    ("kind", "`local` (default) or `slurm`."),
+    ("partition", "Slurm partition (`--partition`)."),
+    ("account", "Slurm account (`--account`)."),
+    ("qos", "Slurm quality of service (`--qos`)."),
+    ("extra", "Further `sbatch` arguments, one per item."),
+    (
+        "max_submitted",
+        "Most Slurm jobs submitted at once (default 256).",
+    ),
+];

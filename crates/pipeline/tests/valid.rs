@@ -524,9 +524,14 @@ fn schema_lists_exactly_the_keys_the_parser_accepts() {
         stage["properties"]["kind"]["enum"],
         json!(["teacher", "judge", "distill", "evaluate", "report", "command"])
     );
+    // Every stage key but `kind` takes an empty value too (`needs:`), as the parser does.
     assert_eq!(
-        stage["properties"]["resources"]["properties"]["gpus"]["maximum"],
+        stage["properties"]["resources"]["anyOf"][0]["properties"]["gpus"]["maximum"],
         json!(64)
+    );
+    assert_eq!(
+        stage["properties"]["needs"]["anyOf"][1],
+        json!({ "type": "null" })
     );
     assert_eq!(s["additionalProperties"], json!(false));
     assert_eq!(stage["additionalProperties"], json!(false));
@@ -586,6 +591,39 @@ stages:
     assert_eq!(names(&spec, "prep"), ["prep"]);
     assert_eq!(names(&spec, "train"), ["train[lr=0.1]", "train[lr=0.01]"]);
     assert_eq!(names(&spec, "eval"), ["eval"]);
+}
+
+#[test]
+fn schema_describes_every_key_of_the_file_format() {
+    // Every property of the pipeline's own keys (not the built-in params, which come from
+    // their contracts) has a description an editor shows on hover.
+    fn walk(v: &Value, path: &str, missing: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::Object(props)) = o.get("properties") {
+                    for (k, p) in props {
+                        if p.get("description").is_none() {
+                            missing.push(format!("{path}.{k}"));
+                        }
+                    }
+                }
+                for (k, x) in o {
+                    if k != "allOf" && k != "$defs" && k != "if" {
+                        walk(x, &format!("{path}/{k}"), missing);
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}[{i}]"), missing);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&json_schema(), "", &mut missing);
+    assert!(missing.is_empty(), "no description: {missing:#?}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! orchestrator leaves them out of [`check`] when the kind does not know them, and [`parse`]
 //! ignores them. Every other key must be known.
 
+mod report;
 mod stages;
 mod values;
 
@@ -141,12 +142,7 @@ pub fn json_schema(kind: StageKind) -> Option<(Value, Map<String, Value>)> {
         StageKind::Judge => schemars::schema_for!(JudgeParams),
         StageKind::Evaluate => schemars::schema_for!(EvaluateParams),
         StageKind::Report => {
-            let props: Map<String, Value> = REPORT_KEYS
-                .iter()
-                .map(|k| (k.to_string(), Value::Bool(true)))
-                .collect();
-            let mut s = serde_json::json!({ "type": "object", "additionalProperties": false });
-            s["properties"] = Value::Object(props);
+            let mut s = report::schema();
             s["properties"]["mem"] = mem_schema();
             return Some((s, Map::new()));
         }

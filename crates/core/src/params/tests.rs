@@ -160,3 +160,16 @@ fn the_json_schema_of_each_kind_names_every_key_and_its_values() {
     }
     assert!(json_schema(StageKind::Command).is_none());
 }
+
+#[test]
+fn the_report_schema_names_every_report_key() {
+    let (s, _) = json_schema(StageKind::Report).unwrap();
+    let props = s["properties"].as_object().unwrap();
+    for key in REPORT_KEYS {
+        assert!(props[*key]["description"].is_string(), "{key} undescribed");
+    }
+    assert_eq!(
+        props["plots"]["items"]["properties"]["kind"]["enum"],
+        json!(["line", "bar", "sweep", "scatter"])
+    );
+}

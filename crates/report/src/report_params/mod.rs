@@ -79,3 +79,47 @@ pub fn parse_report_params(params: &Map<String, Value>) -> Result<ReportSpec> {
     }
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use ddmd_core::StageKind;
+    use serde_json::Value;
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v["properties"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    }
+
+    fn sorted(k: &[&str]) -> Vec<String> {
+        let mut k: Vec<String> = k.iter().map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    }
+
+    /// The editor's schema (`ddmd_core::params::report`) names exactly the keys parsed here.
+    #[test]
+    fn the_json_schema_names_the_keys_this_parser_takes() {
+        let (s, _) = ddmd_core::params::json_schema(StageKind::Report).expect("report schema");
+        let props = &s["properties"];
+        assert_eq!(
+            keys(&props["tables"]["items"]),
+            sorted(super::tables::TABLE_KEYS)
+        );
+        assert_eq!(
+            keys(&props["plots"]["items"]),
+            sorted(super::plots::PLOT_KEYS)
+        );
+        assert_eq!(
+            keys(&props["samples"]["anyOf"][1]),
+            sorted(super::samples::SAMPLES_KEYS)
+        );
+        assert_eq!(
+            props["tables"]["items"]["properties"]["preset"]["enum"],
+            serde_json::json!(crate::presets::names())
+        );
+    }
+}

@@ -37,7 +37,7 @@ pub struct PlotSpec {
     pub log_x: bool,
 }
 
-const PLOT_KEYS: &[&str] = &[
+pub(super) const PLOT_KEYS: &[&str] = &[
     "kind", "title", "metric", "x", "y", "series", "smooth", "filter", "log_y", "log_x",
 ];
 

@@ -28,7 +28,7 @@ impl Default for SamplesSpec {
     }
 }
 
-const SAMPLES_KEYS: &[&str] = &["filter", "stages", "max_prompts", "enabled"];
+pub(super) const SAMPLES_KEYS: &[&str] = &["filter", "stages", "max_prompts", "enabled"];
 
 pub(super) fn parse_samples(v: &Value, path: &str) -> Result<SamplesSpec> {
     match v {

@@ -48,7 +48,7 @@ pub struct ColumnSpec {
     pub label: Option<String>,
 }
 
-const TABLE_KEYS: &[&str] = &[
+pub(super) const TABLE_KEYS: &[&str] = &[
     "title",
     "preset",
     "rows",
