@@ -98,6 +98,7 @@ fn samples() -> Value {
 pub(super) fn schema() -> Value {
     json!({
         "type": "object",
+        "description": "What the report shows: tables, plots, sample grids (docs/PIPELINES.md, \"report\")",
         "additionalProperties": false,
         "properties": {
             "title": { "type": "string", "description": "the report's title (default: the pipeline name)" },

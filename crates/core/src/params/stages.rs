@@ -35,6 +35,7 @@ fn at_least_one(issues: &mut Vec<ParamIssue>, key: &str, v: usize) {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataParams {
+    /// The world the images come from: `shapes`, the embedded shapes world.
     pub kind: DataKind,
     /// Image side in pixels, 16..=64.
     pub resolution: usize,
@@ -78,31 +79,47 @@ impl DataParams {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TeacherParams {
+    /// Training iterations.
     pub iterations: usize,
+    /// Images per iteration.
     pub batch: usize,
+    /// AdamW learning rate.
     pub lr: f64,
     /// Linear learning-rate warm-up, in iterations.
     pub warmup: usize,
+    /// AdamW weight decay.
     pub weight_decay: f64,
     /// Probability of training on the empty prompt (what CFG needs).
     pub cfg_dropout: f64,
+    /// Decay of the EMA weights (the saved weights are the EMA).
     pub ema: f64,
+    /// Resume points every this many iterations.
     pub checkpoint_every: usize,
+    /// Seed of initialisation, data and noise.
     pub seed: u64,
     /// UNet channel widths per resolution level.
     pub widths: Vec<i64>,
+    /// Residual blocks per resolution level.
     pub blocks: usize,
+    /// Width of the time embedding.
     pub emb_dim: usize,
+    /// Width of the prompt-token embedding.
     pub token_dim: usize,
+    /// Attention heads.
     pub heads: usize,
     /// Attention at resolutions at or below this.
     pub attn_res: usize,
     /// CFG scale and steps recorded as the teacher's sampling defaults.
     pub alpha: f64,
+    /// Sampling steps recorded as the teacher's default.
     pub sample_steps: usize,
+    /// ODE solver when sampling: `euler` or `heun`.
     pub solver: Solver,
+    /// Metrics every this many iterations.
     pub log_every: usize,
+    /// Gradient-norm clip.
     pub grad_clip: f64,
+    /// The training data.
     pub data: DataParams,
 }
 
@@ -169,6 +186,7 @@ impl TeacherParams {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TorchscriptTeacher {
+    /// A TorchScript teacher `(x [B,3,R,R], τ [B], tokens [B,L] i64) → v`, relative to the pipeline file; its content enters the cache key.
     pub torchscript: PathBuf,
 }
 
@@ -176,40 +194,62 @@ pub struct TorchscriptTeacher {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistillParams {
+    /// Generator updates.
     pub iterations: usize,
+    /// Images per update.
     pub batch: usize,
+    /// The generator's AdamW learning rate.
     pub lr: f64,
     /// The fake score's learning rate; `lr` when not given.
     pub fake_lr: Option<f64>,
+    /// AdamW weight decay.
     pub weight_decay: f64,
+    /// The student's sampling steps, 1..=8.
     pub student_steps: usize,
     /// CFG scale of the CA term.
     pub alpha: f64,
     /// Weights of the CA (engine) and DM (shield) terms.
     pub ca: f64,
+    /// Weight of the DM (distribution-matching) term.
     pub dm: f64,
+    /// Re-noise levels: `coupled` (τ shared), `hybrid` (τ_CA ~ U(t,1], τ_DM ~ U[0,1]), `constrained` (both ~ U(t,1]).
     pub schedule: Schedule,
+    /// What sits next to CA: `dm`, `meanvar`, `gan` or `none`.
     pub regularizer: Regularizer,
     /// Fake-score updates per generator update.
     pub fake_updates: usize,
+    /// Gradient-norm clip.
     pub grad_clip: f64,
+    /// Check the student's outputs against the data every this many updates.
     pub monitor_every: usize,
+    /// End the run at divergence instead of recording it and going on.
     pub stop_on_divergence: bool,
+    /// Raise the DM weight ×1.1 while saturation climbs past `saturation_margin`.
     pub dm_controller: bool,
     /// The divergence detector's bounds, relative to renders of the same prompts.
     pub divergence: DivergenceBounds,
+    /// Divergence: outside a bound for this many checks in a row (or a NaN).
     pub divergence_patience: usize,
+    /// The saturation rise `dm_controller` reacts to.
     pub saturation_margin: f64,
+    /// Lower end of the range τ is drawn in.
     pub tau_min: f64,
+    /// Upper end of the range τ is drawn in.
     pub tau_max: f64,
+    /// Guards the DM gradient normaliser.
     pub norm_eps: f64,
+    /// Weight of the GAN regulariser (`regularizer: gan`).
     pub gan_weight: f64,
+    /// Resume points every this many updates (the last two are kept).
     pub checkpoint_every: usize,
     /// Keep the student's weights every this many updates (0: never), for `evaluate` with
     /// `checkpoint: N` along training.
     pub snapshot_every: usize,
+    /// Seed of initialisation and noise.
     pub seed: u64,
+    /// Distil a TorchScript teacher instead of the upstream one.
     pub teacher: Option<TorchscriptTeacher>,
+    /// The training data.
     pub data: DataParams,
 }
 
@@ -290,9 +330,13 @@ impl DistillParams {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DivergenceBounds {
+    /// [low, high] of per-image pixel variance over the data's.
     pub var_ratio: [f64; 2],
+    /// [low, high] of chroma over the data's.
     pub saturation_ratio: [f64; 2],
+    /// [low, high] of high-frequency energy over the data's.
     pub sharpness: [f64; 2],
+    /// Largest per-channel mean shift from the data.
     pub color_shift: f64,
 }
 
@@ -337,16 +381,23 @@ impl DivergenceBounds {
 pub struct JudgeParams {
     /// At most this many iterations (training stops early at `target`).
     pub iterations: usize,
+    /// Images per iteration.
     pub batch: usize,
+    /// AdamW learning rate.
     pub lr: f64,
+    /// Seed of initialisation and data.
     pub seed: u64,
     /// Largest std of the noise added to training images.
     pub noise: f64,
+    /// Channel width of the network.
     pub width: usize,
+    /// Width of the feature layer FID is computed on.
     pub feature_dim: usize,
+    /// Metrics every this many iterations.
     pub log_every: usize,
     /// Validation every this many iterations (0: never; train all iterations).
     pub check_every: usize,
+    /// Scenes of each validation check.
     pub val_scenes: usize,
     /// Stop when every category reaches this accuracy on the validation stream.
     pub target: f64,
@@ -354,6 +405,7 @@ pub struct JudgeParams {
     pub held_out: usize,
     /// The job fails when a category is below this on the held-out scenes.
     pub min_accuracy: f64,
+    /// The training data.
     pub data: DataParams,
 }
 
@@ -401,11 +453,17 @@ pub struct EvaluateParams {
     pub sample_steps: Option<OneOrMany<usize>>,
     /// Images per evaluated step count (FID's N).
     pub samples: usize,
+    /// Images drawn per prompt.
     pub images_per_prompt: usize,
+    /// Images per sampling batch.
     pub batch: usize,
+    /// Seed of prompts and noise.
     pub seed: u64,
+    /// What to measure: fid, kid, dpg, pixels, stability, psnr, hps, throughput.
     pub metrics: OneOrMany<Metric>,
+    /// Batch sizes of the throughput and latency measurement.
     pub throughput_batches: OneOrMany<usize>,
+    /// Timed calls per batch size.
     pub throughput_calls: usize,
     /// CFG scale when sampling a teacher (its own recorded α when absent); a student samples
     /// without CFG and rejects it.
