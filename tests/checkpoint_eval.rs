@@ -98,8 +98,8 @@ fn each_checkpoint_is_one_evaluate_job_and_the_report_draws_the_curve() {
         .split("<svg")
         .skip(1)
         .map(|svg| svg.split("</svg>").next().unwrap_or_default())
-        .find(|svg| svg.contains("fid@2 against checkpoint"))
-        .unwrap_or_else(|| panic!("no plot of fid@2 against checkpoint in {html}"));
+        .find(|svg| svg.contains("FID, 2 steps against checkpoint"))
+        .unwrap_or_else(|| panic!("no plot of FID, 2 steps against checkpoint in {html}"));
     assert_eq!(plot.matches("<circle").count(), 3, "one dot per checkpoint");
 
     // A checkpoint the run did not keep: an error naming the ones it has.
