@@ -270,7 +270,7 @@ fn the_data_row_shows_each_metric_on_the_data() {
 
     let md = to_markdown(&t);
     assert!(
-        md.contains("| _Data (floor · ceiling)_ | _2.18_ | _95_ | _97.50_ |  |"),
+        md.contains("| _Data (floor · ceiling)_ | _2.18_ | _95.00_ | _97.50_ |  |"),
         "{md}"
     );
     let csv = to_csv(&t);
