@@ -417,13 +417,17 @@ async function runPage(app, id) {
     el("h2", {}, "Artifacts"), artifacts,
     el("h2", {}, "Log (tail)"), log,
     el("h2", {}, "Events"), events);
-  for (const a of d.artifacts) {
-    const href = "/files/" + r.id + "/" + a.path.split("/").map(encodeURIComponent).join("/");
-    const li = el("li", {}, el("a", { href }, a.name + " — " + a.path));
-    if (/\.(png|jpe?g|svg|webp)$/i.test(a.path)) li.append(el("img", { src: href, alt: a.name, loading: "lazy" }));
-    artifacts.append(li);
+  function showArtifacts(list) {
+    artifacts.replaceChildren(...list.map((a) => {
+      const href = "/files/" + r.id + "/" + a.path.split("/").map(encodeURIComponent).join("/");
+      const li = el("li", {}, el("a", { href }, a.name + " — " + a.path));
+      if (/\.(png|jpe?g|svg|webp)$/i.test(a.path)) li.append(el("img", { src: href, alt: a.name, loading: "lazy" }));
+      return li;
+    }));
+    if (!list.length) artifacts.append(el("li", { class: "muted" }, "none"));
   }
-  if (!d.artifacts.length) artifacts.append(el("li", { class: "muted" }, "none"));
+  showArtifacts(d.artifacts);
+  let shown = d.artifacts.length, ticks = 0;
 
   let eventsSeq = -1;
   async function more() {
@@ -441,6 +445,12 @@ async function runPage(app, id) {
   await follow([feed], map, async () => {
     status.textContent = feed.status;
     await more();
+    // Artifacts a running job reports appear as it reports them (checked every 5 s, and once
+    // more at the end).
+    if (++ticks % 5 === 0 || feed.done) {
+      const now = await api("/api/runs/" + id);
+      if (now.artifacts.length !== shown) { shown = now.artifacts.length; showArtifacts(now.artifacts); }
+    }
   });
   if (!map.size) charts.append(el("p", { class: "muted" }, "no metric recorded"));
 }
