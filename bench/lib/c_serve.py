@@ -59,12 +59,14 @@ class Page(threading.Thread):
                     if page["runs"]:
                         run_id = page["runs"][0]["run"]["id"]
                 if run_id is not None:
+                    # As app.js: one poll a tick (the server thins a backlog).
                     p = _get(f"{self.base}/api/runs/{run_id}/points?after={last}")
                     last = p["last_seq"]
+                    self.requests += 1
                     e = _get(f"{self.base}/api/runs/{run_id}/events?after={events}")
                     events = e["last_seq"]
                     _get(f"{self.base}/api/runs/{run_id}/log?bytes=16384")
-                    self.requests += 3
+                    self.requests += 2
                     if p["status"] not in ("queued", "running"):
                         run_id, last, events = None, -1, -1
                 if tick % 5 == 0:
@@ -73,7 +75,6 @@ class Page(threading.Thread):
             except Exception:  # noqa: BLE001 - a page that misses a tick polls again
                 pass
             tick += 1
-            # A page that is behind asks again at once; otherwise once a second.
             self.stop.wait(1.0)
 
 

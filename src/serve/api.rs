@@ -122,6 +122,7 @@ pub async fn points(
         Ok(p) => Json(serde_json::json!({
             "status": status,
             "points": p.points,
+            "thinned": p.thinned,
             "last_seq": p.last_seq,
             "more": p.more,
         }))
