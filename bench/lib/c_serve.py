@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from c_track import _event_lines  # the same pre-serialised events as row 3b
 from common import DDMD, BenchError, Row, Sample, ddmd, paired_ratio
 
 PAGES = 5
@@ -26,15 +27,6 @@ stages:
     params:
       run: date +%s.%N > {stamp} && cat {lines} >> $DDMD_EVENTS
 """
-
-
-def _event_lines(path, n):
-    keys = [f"train/m{k}" for k in range(10)]
-    t = time.time()
-    with open(path, "w") as f:
-        for i in range(n):
-            f.write(json.dumps({"seq": i, "t": t, "type": "metric", "key": keys[i % 10],
-                                "step": i // 10, "value": i * 1e-3}) + "\n")
 
 
 def _get(url):
