@@ -43,7 +43,8 @@ function fmt(v) {
   if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return v.toPrecision(4).replace(/\.?0+$/, "");
+  // Six significant digits, trailing zeros dropped by the number itself (4999.5, 0.25, 5000).
+  return String(Number(v.toPrecision(6)));
 }
 
 function fmtDuration(s) {
@@ -248,8 +249,10 @@ class PointFeed {
       }
       this.last = r.last_seq;
       if (r.thinned) this.area.setAttribute("data-thinned", "true");
+      this.more = r.more;
     }
-    this.done = !["queued", "running"].includes(this.status);
+    // A finished run is followed until its backlog is read, a page of points a tick.
+    this.done = !["queued", "running"].includes(this.status) && !this.more;
   }
 }
 
