@@ -414,7 +414,8 @@ async function runPage(app, id) {
     el("p", {}, "run " + r.id + " · stage " + r.stage + " (" + r.kind + ") · ", status,
       " · attempt " + r.attempt + " · " + (r.devices.length ? "GPU " + r.devices.join(",") : "cpu") +
       (r.node ? " · " + r.node : "") + " · " + fmtDuration(r.started_at && r.ended_at ? r.ended_at - r.started_at : null)),
-    r.error ? el("pre", { class: "error" }, r.error) : null,
+    // replaceChildren would print a null as the text "null".
+    r.error ? el("pre", { class: "error" }, r.error) : el("span"),
     el("h2", {}, "Curves"), charts,
     el("div", { class: "cols" },
       el("section", {}, el("h2", {}, "Parameters"), kvTable(d.params.map(([k, v]) => [k, paramText(v)]), "params")),
