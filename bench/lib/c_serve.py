@@ -13,20 +13,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from c_track import _event_lines  # the same pre-serialised events as row 3b
+# Row 3b's job: pre-serialised events appended with `cat`, timed from `<stamps>.first`.
+from c_track import _cat_pipeline, _event_lines
 from common import DDMD, BenchError, Row, Sample, ddmd, paired_ratio
 
 PAGES = 5
-
-
-def _pipeline(lines, stamp):
-    return f"""name: bench-serve
-stages:
-  emit:
-    kind: command
-    params:
-      run: date +%s.%N > {stamp} && cat {lines} >> $DDMD_EVENTS
-"""
 
 
 def _get(url):
@@ -73,7 +64,7 @@ class Page(threading.Thread):
 def _ingest(home, spec, lines_n, stamp):
     ddmd(["run", str(spec), "--quiet", "--force"], home)
     end = time.time()
-    first = float(Path(stamp).read_text())
+    first = float(Path(f"{stamp}.first").read_text())
     return lines_n / (end - first)
 
 
@@ -83,10 +74,10 @@ def serve_row(size):
     requests = 0
     with tempfile.TemporaryDirectory(prefix="ddmd-bench-serve-") as tmp:
         tmp = Path(tmp)
-        home, lines, stamp = tmp / "home", tmp / "events.jsonl", tmp / "first"
+        home, lines, stamp = tmp / "home", tmp / "events.jsonl", tmp / "stamps"
         _event_lines(lines, n)
         spec = tmp / "serve.yaml"
-        spec.write_text(_pipeline(lines, stamp))
+        spec.write_text(_cat_pipeline(lines, stamp))
         ddmd(["run", str(spec), "--quiet"], home)  # the database exists before serve opens it
         server = subprocess.Popen([DDMD, "--home", str(home), "serve", "--port", "0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
