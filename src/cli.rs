@@ -101,6 +101,9 @@ pub struct PlanArgs {
     /// Rerun everything, or the named stages and what depends on them.
     #[arg(long, num_args = 0.., value_name = "STAGE")]
     pub force: Option<Vec<String>>,
+    /// Hash the artifacts of cached results against their record (as `run --verify`).
+    #[arg(long)]
+    pub verify: bool,
     #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
     pub format: PlanFormat,
 }
@@ -133,6 +136,10 @@ pub struct RunArgs {
     /// Rerun everything, or the named stages and what depends on them.
     #[arg(long, num_args = 0.., value_name = "STAGE")]
     pub force: Option<Vec<String>>,
+    /// Take a cached result only if its artifacts still hash to what its run recorded; a job
+    /// whose artifacts changed or vanished runs again, and the plan says which file.
+    #[arg(long)]
+    pub verify: bool,
     /// Plain line logs instead of the live display.
     #[arg(long, short)]
     pub quiet: bool,

@@ -201,7 +201,7 @@ fn a_bad_status_filter_lists_the_statuses() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: invalid value 'bogus' for '--status <STATUS>': unknown run status; expected one of queued, running, succeeded, failed, cancelled, skipped, cached\n\nFor more information, try '--help'.\n"
+        "error: invalid value 'bogus' for '--status <STATUS>': unknown run status; expected one of queued, running, succeeded, failed, cancelled, requeued, skipped, cached\n\nFor more information, try '--help'.\n"
     );
 }
 

@@ -13,28 +13,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+# Row 3b's job: pre-serialised events appended with `cat`, timed from `<stamps>.first`.
+from c_track import _cat_pipeline, _event_lines
 from common import DDMD, BenchError, Row, Sample, ddmd, paired_ratio
 
 PAGES = 5
-
-
-def _pipeline(lines, stamp):
-    return f"""name: bench-serve
-stages:
-  emit:
-    kind: command
-    params:
-      run: date +%s.%N > {stamp} && cat {lines} >> $DDMD_EVENTS
-"""
-
-
-def _event_lines(path, n):
-    keys = [f"train/m{k}" for k in range(10)]
-    t = time.time()
-    with open(path, "w") as f:
-        for i in range(n):
-            f.write(json.dumps({"seq": i, "t": t, "type": "metric", "key": keys[i % 10],
-                                "step": i // 10, "value": i * 1e-3}) + "\n")
 
 
 def _get(url):
@@ -59,12 +42,14 @@ class Page(threading.Thread):
                     if page["runs"]:
                         run_id = page["runs"][0]["run"]["id"]
                 if run_id is not None:
+                    # As app.js: one poll a tick (the server thins a backlog).
                     p = _get(f"{self.base}/api/runs/{run_id}/points?after={last}")
                     last = p["last_seq"]
+                    self.requests += 1
                     e = _get(f"{self.base}/api/runs/{run_id}/events?after={events}")
                     events = e["last_seq"]
                     _get(f"{self.base}/api/runs/{run_id}/log?bytes=16384")
-                    self.requests += 3
+                    self.requests += 2
                     if p["status"] not in ("queued", "running"):
                         run_id, last, events = None, -1, -1
                 if tick % 5 == 0:
@@ -73,14 +58,13 @@ class Page(threading.Thread):
             except Exception:  # noqa: BLE001 - a page that misses a tick polls again
                 pass
             tick += 1
-            # A page that is behind asks again at once; otherwise once a second.
             self.stop.wait(1.0)
 
 
 def _ingest(home, spec, lines_n, stamp):
     ddmd(["run", str(spec), "--quiet", "--force"], home)
     end = time.time()
-    first = float(Path(stamp).read_text())
+    first = float(Path(f"{stamp}.first").read_text())
     return lines_n / (end - first)
 
 
@@ -90,10 +74,10 @@ def serve_row(size):
     requests = 0
     with tempfile.TemporaryDirectory(prefix="ddmd-bench-serve-") as tmp:
         tmp = Path(tmp)
-        home, lines, stamp = tmp / "home", tmp / "events.jsonl", tmp / "first"
+        home, lines, stamp = tmp / "home", tmp / "events.jsonl", tmp / "stamps"
         _event_lines(lines, n)
         spec = tmp / "serve.yaml"
-        spec.write_text(_pipeline(lines, stamp))
+        spec.write_text(_cat_pipeline(lines, stamp))
         ddmd(["run", str(spec), "--quiet"], home)  # the database exists before serve opens it
         server = subprocess.Popen([DDMD, "--home", str(home), "serve", "--port", "0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

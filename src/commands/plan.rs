@@ -58,7 +58,10 @@ pub async fn plan(args: &PlanArgs, home: &Home) -> anyhow::Result<i32> {
     let spec = &loaded.spec;
     let force = force_of(&args.force, spec)?;
     let history = History::load(&home.db(), &spec.name).await?;
-    let decisions = decide(&plan, &history, home.root(), &force);
+    let mut decisions = decide(&plan, &history, home.root(), &force);
+    if args.verify {
+        crate::plan::verify::verify(&plan, &mut decisions, &home.db(), home.root()).await?;
+    }
     match args.format {
         PlanFormat::Json => {
             let rows: Vec<serde_json::Value> = plan

@@ -114,7 +114,12 @@ pub async fn run(args: &RunArgs, home: &Home) -> anyhow::Result<i32> {
         .await?;
 
     let history = History::load(&home.db(), &spec.name).await?;
-    let decisions = decide(&plan, &history, home.root(), &force);
+    let mut decisions = decide(&plan, &history, home.root(), &force);
+    if args.verify {
+        let (results, files) =
+            crate::plan::verify::verify(&plan, &mut decisions, &home.db(), home.root()).await?;
+        sayln!("--verify: {files} artifact(s) of {results} cached result(s) hashed");
+    }
     let reattach =
         slurm::recover::adopt(&store, &plan, &decisions, pipeline_id, attachable).await?;
     if !args.quiet {

@@ -13,6 +13,7 @@ mod report_check;
 mod resolve;
 mod set_reads;
 pub mod status;
+pub mod verify;
 
 pub use resolve::resolve;
 

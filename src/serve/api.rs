@@ -38,6 +38,11 @@ fn number<T: std::str::FromStr>(
     }
 }
 
+/// `after=SEQ` of the live endpoints: the last seq the page holds (-1: none yet).
+fn after_seq(q: &HashMap<String, String>) -> Result<i64, String> {
+    Ok(number::<i64>(q, "after")?.unwrap_or(-1))
+}
+
 fn non_empty(q: &HashMap<String, String>, key: &str) -> Option<String> {
     q.get(key).filter(|v| !v.is_empty()).cloned()
 }
@@ -109,8 +114,8 @@ pub async fn points(
     Path(id): Path<i64>,
     Query(q): Params,
 ) -> Response {
-    let after = match number::<i64>(&q, "after") {
-        Ok(a) => a.unwrap_or(-1),
+    let after = match after_seq(&q) {
+        Ok(a) => a,
         Err(e) => return bad(e),
     };
     let status = match st.store.run_status(RunId(id)).await {
@@ -122,6 +127,7 @@ pub async fn points(
         Ok(p) => Json(serde_json::json!({
             "status": status,
             "points": p.points,
+            "thinned": p.thinned,
             "last_seq": p.last_seq,
             "more": p.more,
         }))
@@ -136,8 +142,8 @@ pub async fn events(
     Path(id): Path<i64>,
     Query(q): Params,
 ) -> Response {
-    let after = match number::<i64>(&q, "after") {
-        Ok(a) => a.unwrap_or(-1),
+    let after = match after_seq(&q) {
+        Ok(a) => a,
         Err(e) => return bad(e),
     };
     match st.store.events_after(RunId(id), after).await {

@@ -100,7 +100,16 @@ pub async fn artifact(
         },
         None => detail.run,
     };
-    let Some(dir) = source.artifact_dir.as_deref().and_then(|d| in_home(&st, d)) else {
+    // A running job writes into its partial folder; its artifacts are there until published.
+    let dir = match source.artifact_dir.as_deref() {
+        Some(d) => in_home(&st, d),
+        None if source.status.is_unfinished() => in_home(
+            &st,
+            &st.home.partial_dir(&source.cache_key).display().to_string(),
+        ),
+        None => None,
+    };
+    let Some(dir) = dir else {
         return not_found();
     };
     match inside(&dir, &rel) {

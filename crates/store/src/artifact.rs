@@ -31,6 +31,36 @@ pub(crate) fn resolve(path: &str, bases: &[&str]) -> Option<PathBuf> {
         .find(|c| c.symlink_metadata().is_ok())
 }
 
+/// How a recorded artifact compares with what is on disk now (`run --verify`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactCheck {
+    /// Same content hash as recorded.
+    Same,
+    /// The file or folder is there with another hash.
+    Changed { recorded: String, now: String },
+    /// Nothing (readable) at its path any more.
+    Missing,
+    /// Recorded without a hash (it was missing or unreadable when the job reported it).
+    NotRecorded,
+}
+
+/// Measures the artifact at `path` (as recorded: relative to the artifact folder) with the
+/// hash ingest used, and compares it with the recorded one.
+pub fn check_artifact(path: &str, recorded: Option<&str>, artifact_dir: &Path) -> ArtifactCheck {
+    let Some(recorded) = recorded else {
+        return ArtifactCheck::NotRecorded;
+    };
+    let base = artifact_dir.display().to_string();
+    match resolve(path, &[base.as_str()]).and_then(|p| measure(&p)) {
+        None => ArtifactCheck::Missing,
+        Some(m) if m.sha256 == recorded => ArtifactCheck::Same,
+        Some(m) => ArtifactCheck::Changed {
+            recorded: recorded.to_string(),
+            now: m.sha256,
+        },
+    }
+}
+
 /// Measures a file or folder; `None` for a path that is missing or unreadable (the artifact is
 /// still recorded, without size and hash).
 pub(crate) fn measure(path: &Path) -> Option<Measured> {

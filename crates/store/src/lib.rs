@@ -31,6 +31,7 @@ mod report_sync;
 mod rows;
 mod writer;
 
+pub use artifact::{check_artifact, ArtifactCheck};
 pub use cache_history::{LatestRun, SucceededRun};
 pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};

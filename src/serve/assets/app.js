@@ -43,7 +43,8 @@ function fmt(v) {
   if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return v.toPrecision(4).replace(/\.?0+$/, "");
+  // Six significant digits, trailing zeros dropped by the number itself (4999.5, 0.25, 5000).
+  return String(Number(v.toPrecision(6)));
 }
 
 function fmtDuration(s) {
@@ -233,8 +234,10 @@ class PointFeed {
     this.series = {};
   }
 
+  // One poll a tick: a page far behind (a long run opened late) gets its backlog thinned by
+  // the server and catches up over a few seconds instead of hammering it, and so the writer.
   async tick() {
-    for (;;) {
+    {
       const r = await api(`/api/runs/${this.runId}/points?after=${this.last}`);
       this.status = r.status;
       for (const [, key, step, value] of r.points) {
@@ -245,9 +248,11 @@ class PointFeed {
         se.points.push([step, value]);
       }
       this.last = r.last_seq;
-      if (!r.more) break;
+      if (r.thinned) this.area.setAttribute("data-thinned", "true");
+      this.more = r.more;
     }
-    this.done = !["queued", "running"].includes(this.status);
+    // A finished run is followed until its backlog is read, a page of points a tick.
+    this.done = !["queued", "running"].includes(this.status) && !this.more;
   }
 }
 
@@ -409,7 +414,8 @@ async function runPage(app, id) {
     el("p", {}, "run " + r.id + " · stage " + r.stage + " (" + r.kind + ") · ", status,
       " · attempt " + r.attempt + " · " + (r.devices.length ? "GPU " + r.devices.join(",") : "cpu") +
       (r.node ? " · " + r.node : "") + " · " + fmtDuration(r.started_at && r.ended_at ? r.ended_at - r.started_at : null)),
-    r.error ? el("pre", { class: "error" }, r.error) : null,
+    // replaceChildren would print a null as the text "null".
+    r.error ? el("pre", { class: "error" }, r.error) : el("span"),
     el("h2", {}, "Curves"), charts,
     el("div", { class: "cols" },
       el("section", {}, el("h2", {}, "Parameters"), kvTable(d.params.map(([k, v]) => [k, paramText(v)]), "params")),
@@ -417,13 +423,17 @@ async function runPage(app, id) {
     el("h2", {}, "Artifacts"), artifacts,
     el("h2", {}, "Log (tail)"), log,
     el("h2", {}, "Events"), events);
-  for (const a of d.artifacts) {
-    const href = "/files/" + r.id + "/" + a.path.split("/").map(encodeURIComponent).join("/");
-    const li = el("li", {}, el("a", { href }, a.name + " — " + a.path));
-    if (/\.(png|jpe?g|svg|webp)$/i.test(a.path)) li.append(el("img", { src: href, alt: a.name, loading: "lazy" }));
-    artifacts.append(li);
+  function showArtifacts(list) {
+    artifacts.replaceChildren(...list.map((a) => {
+      const href = "/files/" + r.id + "/" + a.path.split("/").map(encodeURIComponent).join("/");
+      const li = el("li", {}, el("a", { href }, a.name + " — " + a.path));
+      if (/\.(png|jpe?g|svg|webp)$/i.test(a.path)) li.append(el("img", { src: href, alt: a.name, loading: "lazy" }));
+      return li;
+    }));
+    if (!list.length) artifacts.append(el("li", { class: "muted" }, "none"));
   }
-  if (!d.artifacts.length) artifacts.append(el("li", { class: "muted" }, "none"));
+  showArtifacts(d.artifacts);
+  let shown = d.artifacts.length, ticks = 0;
 
   let eventsSeq = -1;
   async function more() {
@@ -441,6 +451,12 @@ async function runPage(app, id) {
   await follow([feed], map, async () => {
     status.textContent = feed.status;
     await more();
+    // Artifacts a running job reports appear as it reports them (checked every 5 s, and once
+    // more at the end).
+    if (++ticks % 5 === 0 || feed.done) {
+      const now = await api("/api/runs/" + id);
+      if (now.artifacts.length !== shown) { shown = now.artifacts.length; showArtifacts(now.artifacts); }
+    }
   });
   if (!map.size) charts.append(el("p", { class: "muted" }, "no metric recorded"));
 }
