@@ -16,8 +16,7 @@ use std::process::Command;
 /// The worker beside the orchestrator this test binary was built with (as `ddmd-pipe` finds
 /// it), so a `CARGO_TARGET_DIR` outside the repository works too.
 fn worker() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_BIN_EXE_ddmd-pipe"))
-        .with_file_name("ddmd-pipe-worker")
+    std::path::Path::new(env!("CARGO_BIN_EXE_ddmd-pipe")).with_file_name("ddmd-pipe-worker")
 }
 
 /// The torch library folder the build linked against (the venv's).

@@ -77,9 +77,14 @@ pub(super) fn scatter_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) ->
         )?;
         for (i, name) in names.iter().enumerate() {
             let mine: Vec<&Point> = pts.iter().filter(|p| &p.series == name).collect();
-            draw_points(&mut chart, title, &mine, color(i), (x0 + x1) / 2.0)?;
+            chart
+                .draw_series(
+                    mine.iter()
+                        .map(|p| Circle::new((p.x, p.y), 4, color(i).filled())),
+                )
+                .in_chart(title)?;
         }
-        Ok(())
+        draw_labels(&mut chart, title, &pts)
     })?;
     let note = (not_positive > 0).then(|| {
         format!(
@@ -122,27 +127,185 @@ fn variant_points(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Point> {
         .collect()
 }
 
-/// The points of one series, each labelled with its variant (the legend, drawn by the frame,
-/// names the series).
-fn draw_points(
-    chart: &mut Chart,
-    title: &str,
-    pts: &[&Point],
-    c: RGBColor,
-    mid_x: f64,
-) -> Result<()> {
+/// Every point's label (its variant), placed so that no two labels overlap where the chart
+/// has room: each takes the first of eight places around its point whose box stays inside the
+/// plotting area and overlaps no label placed before it nor another point's marker; where
+/// every place is taken it takes the least covered one. (The legend, drawn by the frame,
+/// names the series.)
+fn draw_labels(chart: &mut Chart, title: &str, pts: &[Point]) -> Result<()> {
+    let style = TextStyle::from((FONT, TICK_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+    let area = chart.plotting_area();
+    let (xr, yr) = area.get_pixel_range();
+    let bounds = Boxed {
+        x0: xr.start,
+        y0: yr.start,
+        x1: xr.end,
+        y1: yr.end,
+    };
+    let texts: Vec<String> = pts.iter().map(|p| shorten(&p.key, 28)).collect();
+    let anchors: Vec<(i32, i32)> = pts
+        .iter()
+        .map(|p| chart.backend_coord(&(p.x, p.y)))
+        .collect();
+    let mut sizes = Vec::with_capacity(texts.len());
+    for t in &texts {
+        let (w, h) = area.estimate_text_size(t, &style).in_chart(title)?;
+        sizes.push((w as i32, h as i32));
+    }
+    let offsets = place_labels(&anchors, &sizes, bounds);
     chart
-        .draw_series(pts.iter().map(|p| Circle::new((p.x, p.y), 4, c.filled())))
-        .in_chart(title)?;
-    // Labels run away from the nearer side edge, so none is cut off by the frame.
-    let font = TextStyle::from((FONT, TICK_SIZE).into_font());
-    let left = font.pos(Pos::new(HPos::Left, VPos::Bottom));
-    let right = font.pos(Pos::new(HPos::Right, VPos::Bottom));
-    chart
-        .draw_series(pts.iter().map(|p| {
-            let style = if p.x > mid_x { &right } else { &left };
-            Text::new(shorten(&p.key, 28), (p.x, p.y), style.clone())
+        .draw_series(pts.iter().zip(&texts).zip(&offsets).map(|((p, t), &off)| {
+            EmptyElement::at((p.x, p.y)) + Text::new(t.clone(), off, style.clone())
         }))
         .in_chart(title)?;
     Ok(())
+}
+
+/// A box in pixels (x1, y1 exclusive).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Boxed {
+    x0: i32,
+    y0: i32,
+    x1: i32,
+    y1: i32,
+}
+
+impl Boxed {
+    fn overlap(&self, o: &Boxed) -> i64 {
+        let w = (self.x1.min(o.x1) - self.x0.max(o.x0)).max(0) as i64;
+        let h = (self.y1.min(o.y1) - self.y0.max(o.y0)).max(0) as i64;
+        w * h
+    }
+
+    fn outside(&self, b: &Boxed) -> i64 {
+        let area = ((self.x1 - self.x0) * (self.y1 - self.y0)) as i64;
+        area - self.overlap(b)
+    }
+}
+
+/// Marker radius plus a little air, in pixels.
+const MARK: i32 = 6;
+
+/// The top-left offset of each label from its point (see `draw_labels`): greedy, in point
+/// order, over eight candidate places — right/left of the point above, below and level with
+/// it, then centred above and below.
+fn place_labels(anchors: &[(i32, i32)], sizes: &[(i32, i32)], bounds: Boxed) -> Vec<(i32, i32)> {
+    let markers: Vec<Boxed> = anchors
+        .iter()
+        .map(|&(x, y)| Boxed {
+            x0: x - MARK,
+            y0: y - MARK,
+            x1: x + MARK,
+            y1: y + MARK,
+        })
+        .collect();
+    let mut placed: Vec<Boxed> = Vec::new();
+    let mut out = Vec::with_capacity(anchors.len());
+    for (i, (&(x, y), &(w, h))) in anchors.iter().zip(sizes).enumerate() {
+        let g = MARK;
+        let candidates = [
+            (g, -h - 2),
+            (-w - g, -h - 2),
+            (g, 2),
+            (-w - g, 2),
+            (g, -h / 2),
+            (-w - g, -h / 2),
+            (-w / 2, -h - g),
+            (-w / 2, g),
+        ];
+        let cost = |&(dx, dy): &(i32, i32)| -> i64 {
+            let b = Boxed {
+                x0: x + dx,
+                y0: y + dy,
+                x1: x + dx + w,
+                y1: y + dy + h,
+            };
+            let labels: i64 = placed.iter().map(|p| p.overlap(&b)).sum();
+            let marks: i64 = markers
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, m)| m.overlap(&b))
+                .sum();
+            // Leaving the plotting area weighs most: a label cut by the frame is unreadable.
+            4 * b.outside(&bounds) + labels + marks
+        };
+        let best = candidates
+            .iter()
+            .find(|c| cost(c) == 0)
+            .or_else(|| candidates.iter().min_by_key(|c| cost(c)))
+            .copied()
+            .unwrap_or((g, -h - 2));
+        placed.push(Boxed {
+            x0: x + best.0,
+            y0: y + best.1,
+            x1: x + best.0 + w,
+            y1: y + best.1 + h,
+        });
+        out.push(best);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AREA: Boxed = Boxed {
+        x0: 0,
+        y0: 0,
+        x1: 600,
+        y1: 300,
+    };
+
+    fn boxes(anchors: &[(i32, i32)], sizes: &[(i32, i32)]) -> Vec<Boxed> {
+        place_labels(anchors, sizes, AREA)
+            .iter()
+            .zip(anchors.iter().zip(sizes))
+            .map(|(&(dx, dy), (&(x, y), &(w, h)))| Boxed {
+                x0: x + dx,
+                y0: y + dy,
+                x1: x + dx + w,
+                y1: y + dy + h,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labels_of_points_on_top_of_each_other_do_not_overlap() {
+        // Four variants within a few pixels of each other: the ablation tables' usual case.
+        let anchors = [(300, 150), (302, 151), (299, 152), (301, 149)];
+        let sizes = [(120, 16); 4];
+        let b = boxes(&anchors, &sizes);
+        for i in 0..b.len() {
+            for j in i + 1..b.len() {
+                assert_eq!(
+                    b[i].overlap(&b[j]),
+                    0,
+                    "labels {i} and {j}: {:?} {:?}",
+                    b[i],
+                    b[j]
+                );
+            }
+            assert_eq!(
+                b[i].outside(&AREA),
+                0,
+                "label {i} leaves the area: {:?}",
+                b[i]
+            );
+        }
+    }
+
+    #[test]
+    fn a_label_at_the_right_edge_goes_left() {
+        let b = boxes(&[(595, 150)], &[(120, 16)]);
+        assert!(b[0].x1 <= 600 && b[0].x0 >= 0, "{:?}", b[0]);
+    }
+
+    #[test]
+    fn with_no_room_left_every_label_is_still_placed() {
+        let anchors: Vec<(i32, i32)> = (0..40).map(|_| (300, 150)).collect();
+        let sizes = vec![(200, 16); 40];
+        assert_eq!(place_labels(&anchors, &sizes, AREA).len(), 40);
+    }
 }
