@@ -238,7 +238,8 @@ fn git_rev() -> Option<String> {
 }
 
 /// Where the reports of this pipeline are, for the last line a user reads: the copy in
-/// `output_dir` when the stage sets one, else the report inside its artifact folder.
+/// `<output_dir>/<pipeline>/` (`reports/` by default), else (deleted since) the home's copy in
+/// its artifact folder.
 fn report_paths(plan: &crate::plan::Plan, home: &Home) -> Vec<std::path::PathBuf> {
     plan.jobs
         .iter()
@@ -248,18 +249,18 @@ fn report_paths(plan: &crate::plan::Plan, home: &Home) -> Vec<std::path::PathBuf
                 .artifact_dir(&j.cache_key)
                 .join("report")
                 .join("index.html");
-            let copy = j
+            let root = j
                 .params
                 .get("output_dir")
                 .and_then(|v| v.as_str())
-                .map(|d| {
-                    std::path::Path::new(d)
-                        .join(&plan.pipeline)
-                        .join("index.html")
-                });
-            match copy {
-                Some(c) if c.exists() => Some(c),
-                _ => own.exists().then_some(own),
+                .unwrap_or(ddmd_report::DEFAULT_OUTPUT_DIR);
+            let copy = std::path::Path::new(root)
+                .join(ddmd_report::folder_name(&plan.pipeline))
+                .join("index.html");
+            if copy.exists() {
+                Some(copy)
+            } else {
+                own.exists().then_some(own)
             }
         })
         .collect()

@@ -6,6 +6,7 @@ use crate::header;
 use crate::model::ReportData;
 use crate::output::{self, Manifest, MANIFEST};
 use crate::pages::{self, IndexCtx, TableCtx};
+use crate::paths::Paths;
 use crate::plot;
 use crate::references;
 use crate::render::{environment, fmt_time, render};
@@ -24,6 +25,9 @@ pub struct RenderOptions {
     /// The report stage's own run, when an invocation renders its own report: left out of
     /// the counts, and not what makes the header say "running" (`header`).
     pub own_run: Option<i64>,
+    /// The home the runs' folders are in: paths under it are shown as `$DDMD_HOME/…` and
+    /// linked relatively (`paths`), so the report names no folder of this machine.
+    pub home: Option<PathBuf>,
 }
 
 impl Default for RenderOptions {
@@ -31,6 +35,7 @@ impl Default for RenderOptions {
         RenderOptions {
             generated_at: ddmd_core::events::now_secs(),
             own_run: None,
+            home: None,
         }
     }
 }
@@ -91,7 +96,8 @@ pub fn render_report(
     opts: &RenderOptions,
 ) -> Result<RenderSummary> {
     let tmp = output::scratch_for(out)?;
-    let result = render_into(data, spec, &tmp, opts);
+    let paths = Paths::new(opts.home.as_deref(), out);
+    let result = render_into(data, spec, &tmp, opts, &paths);
     match result {
         Ok(mut summary) => {
             output::swap_into_place(&tmp, out)?;
@@ -118,6 +124,7 @@ fn render_into(
     spec: &ReportSpec,
     dir: &Path,
     opts: &RenderOptions,
+    paths: &Paths,
 ) -> Result<RenderSummary> {
     // A name no run has fails here, before anything is drawn around it.
     references::check(spec, &data.runs)?;
@@ -151,7 +158,7 @@ fn render_into(
     let html = render(&env, "report.html", &index_ctx)?;
     let index = dir.join("index.html");
     output::write(&index, &html)?;
-    let run_pages = write_run_pages(&env, data, spec, dir, &generated_at)?;
+    let run_pages = write_run_pages(&env, data, spec, dir, &generated_at, paths)?;
     write_manifest(data, opts, &index_ctx, dir)?;
     Ok(RenderSummary {
         dir: dir.to_path_buf(),
@@ -233,6 +240,7 @@ fn write_run_pages(
     spec: &ReportSpec,
     dir: &Path,
     generated_at: &str,
+    paths: &Paths,
 ) -> Result<usize> {
     let pipeline = &data.invocation.pipeline;
     let threads = std::thread::available_parallelism()
@@ -247,7 +255,7 @@ fn write_run_pages(
             .map(|runs| {
                 s.spawn(move || -> Result<usize> {
                     for r in runs {
-                        let ctx = pages::run_ctx(r, pipeline, generated_at, spec.log_tail)?;
+                        let ctx = pages::run_ctx(r, pipeline, generated_at, spec.log_tail, paths)?;
                         let page = render(env, "run.html", &ctx)?;
                         output::write(&dir.join(format!("runs/{}.html", r.id)), page)?;
                     }

@@ -40,7 +40,11 @@ pub fn report_command(db: &Path, args: &ReportArgs) -> anyhow::Result<PathBuf> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(folder_name(&args.pipeline)));
-    let summary = render_report(&data, &spec, &out, &RenderOptions::default())
+    let opts = RenderOptions {
+        home: db.parent().map(Path::to_path_buf),
+        ..RenderOptions::default()
+    };
+    let summary = render_report(&data, &spec, &out, &opts)
         .with_context(|| format!("rendering the report into {}", out.display()))?;
     for w in &summary.warnings {
         eprintln!("warning: {w}");

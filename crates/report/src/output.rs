@@ -70,29 +70,6 @@ pub fn swap_into_place(tmp: &Path, dest: &Path) -> Result<()> {
     std::fs::rename(tmp, dest).map_err(|e| ReportError::io(dest, e))
 }
 
-pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    std::fs::create_dir_all(dst).map_err(|e| ReportError::io(dst, e))?;
-    for entry in std::fs::read_dir(src).map_err(|e| ReportError::io(src, e))? {
-        let entry = entry.map_err(|e| ReportError::io(src, e))?;
-        let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let ty = entry.file_type().map_err(|e| ReportError::io(&from, e))?;
-        if ty.is_dir() {
-            copy_tree(&from, &to)?;
-        } else if ty.is_file() {
-            std::fs::copy(&from, &to).map_err(|e| ReportError::io(&from, e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies a finished report folder to `dest` (replacing an earlier copy).
-pub fn publish(report_dir: &Path, dest: &Path) -> Result<()> {
-    let tmp = scratch_for(dest)?;
-    copy_tree(report_dir, &tmp)?;
-    swap_into_place(&tmp, dest)
-}
-
 #[derive(Serialize)]
 struct IndexEntry {
     name: String,

@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::header::{Counts, HeaderStatus};
 use crate::model::{RunRecord, RunRecordExt};
+use crate::paths::Paths;
 use crate::plot::{self, PlotModel, Series, MAX_POINTS};
 use crate::render::{fmt_duration, fmt_time};
 use crate::samples::{resolve, SampleGroup};
@@ -174,10 +175,12 @@ pub fn run_ctx(
     pipeline: &str,
     generated_at: &str,
     log_tail: usize,
+    paths: &Paths,
 ) -> Result<RunCtx> {
     let mut params = Vec::new();
     flatten("", &r.params, &mut params);
-    let (log_path, log_text) = log_of(r, log_tail);
+    let (log_path, log_text) = log_of(r, log_tail, paths);
+    let shown = |d: &Option<String>| d.as_deref().map(|d| paths.show(Path::new(d)));
     Ok(RunCtx {
         title: r.job_name.clone(),
         pipeline: pipeline.to_string(),
@@ -189,8 +192,8 @@ pub fn run_ctx(
         cache_key: r.cache_key.clone(),
         started: r.started_at.map(fmt_time).unwrap_or_default(),
         ended: r.ended_at.map(fmt_time).unwrap_or_default(),
-        job_dir: r.job_dir.clone(),
-        artifact_dir: r.artifact_dir.clone(),
+        job_dir: shown(&r.job_dir),
+        artifact_dir: shown(&r.artifact_dir),
         params,
         finals: final_rows(r),
         unavailable: r
@@ -199,7 +202,7 @@ pub fn run_ctx(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         curves: curves_of(r)?,
-        artifacts: artifacts_of(r),
+        artifacts: artifacts_of(r, paths),
         log_path,
         log_lines: log_tail,
         log_tail: log_text,
@@ -241,16 +244,16 @@ fn curves_of(r: &RunRecord) -> Result<Vec<CurveCtx>> {
     Ok(curves)
 }
 
-/// The run's artifacts, linked when the file is still there.
-fn artifacts_of(r: &RunRecord) -> Vec<ArtifactRow> {
+/// The run's artifacts, linked (relatively, from the run page) when the file is still there.
+fn artifacts_of(r: &RunRecord, paths: &Paths) -> Vec<ArtifactRow> {
     r.artifacts
         .iter()
         .map(|a| {
             let p = resolve(r, &a.path);
             ArtifactRow {
                 name: a.name.clone(),
-                path: p.display().to_string(),
-                href: p.exists().then(|| file_href(&p)),
+                path: paths.show(&p),
+                href: p.exists().then(|| paths.href("runs", &p)),
                 bytes: a.bytes,
             }
         })
@@ -258,7 +261,7 @@ fn artifacts_of(r: &RunRecord) -> Vec<ArtifactRow> {
 }
 
 /// The path of the job's log and its last `log_tail` lines (none when 0 or unreadable).
-fn log_of(r: &RunRecord, log_tail: usize) -> (Option<String>, Option<String>) {
+fn log_of(r: &RunRecord, log_tail: usize, paths: &Paths) -> (Option<String>, Option<String>) {
     match &r.job_dir {
         Some(d) => {
             let p = Path::new(d).join("log");
@@ -267,7 +270,7 @@ fn log_of(r: &RunRecord, log_tail: usize) -> (Option<String>, Option<String>) {
             } else {
                 None
             };
-            (Some(p.display().to_string()), text)
+            (Some(paths.show(&p)), text)
         }
         None => (None, None),
     }
@@ -293,20 +296,6 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
             }
         }
     }
-}
-
-/// A `file://` link to a local path (percent-encoding what a URL cannot hold).
-pub fn file_href(p: &Path) -> String {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut out = String::from("file://");
-    for b in abs.to_string_lossy().bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The last `lines` lines of a text file (reads at most the last 256 KiB).

@@ -11,6 +11,10 @@ use ddmd_core::{EventSink, JobFile};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// Where a report stage without `output_dir` publishes (relative to the folder `run` started
+/// in): `reports/<pipeline>/`.
+pub const DEFAULT_OUTPUT_DIR: &str = "reports";
+
 /// A pipeline name as a folder name: nothing that climbs out of the reports folder.
 pub fn folder_name(pipeline: &str) -> String {
     let s: String = pipeline
@@ -67,6 +71,7 @@ pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<(
         &out,
         &RenderOptions {
             own_run: Some(job.run_id.0),
+            home: Some(job.home.clone()),
             ..RenderOptions::default()
         },
     )
@@ -96,19 +101,32 @@ pub fn run_report_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<(
         }
     }
 
-    if let Some(root) = &spec.output_dir {
-        let dest = publish_dir(root, &job.pipeline);
-        output::publish(&out, &dest)
-            .with_context(|| format!("copying the report to {}", dest.display()))?;
-        sink.log(format!(
-            "report published at {}",
-            dest.join("index.html").display()
-        ))?;
-        if let Some(parent) = dest.parent() {
-            if let Some(index) = output::write_reports_index(parent, ddmd_core::events::now_secs())?
-            {
-                sink.log(format!("index of reports: {}", index.display()))?;
-            }
+    // Published where people browse: `output_dir`, by default `reports/` of the folder `run`
+    // started in. Rendered again there rather than copied, so that its links into the home
+    // are relative to where it is (`paths`).
+    let root = spec
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT_DIR));
+    let dest = publish_dir(&root, &job.pipeline);
+    render_report(
+        &data,
+        &spec,
+        &dest,
+        &RenderOptions {
+            own_run: Some(job.run_id.0),
+            home: Some(job.home.clone()),
+            ..RenderOptions::default()
+        },
+    )
+    .with_context(|| format!("publishing the report to {}", dest.display()))?;
+    sink.log(format!(
+        "report published at {}",
+        dest.join("index.html").display()
+    ))?;
+    if let Some(parent) = dest.parent() {
+        if let Some(index) = output::write_reports_index(parent, ddmd_core::events::now_secs())? {
+            sink.log(format!("index of reports: {}", index.display()))?;
         }
     }
     sink.flush()?;

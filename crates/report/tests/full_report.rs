@@ -37,6 +37,7 @@ fn render(tmp: &Path, data: &ReportData, params: &Value) -> PathBuf {
     let opts = RenderOptions {
         generated_at: FIXED_TIME,
         own_run: None,
+        home: None,
     };
     render_report(data, &spec, &out, &opts).expect("render");
     out

@@ -103,7 +103,7 @@ pub(super) fn schema() -> Value {
         "properties": {
             "title": { "type": "string", "description": "the report's title (default: the pipeline name)" },
             "description": { "type": "string", "description": "a paragraph under the report's header" },
-            "output_dir": { "type": "string", "description": "also copy the report to <output_dir>/<pipeline>/ and refresh the index of reports there" },
+            "output_dir": { "type": "string", "description": "publish the report to <output_dir>/<pipeline>/ and refresh the index of reports there (default: reports, relative to the folder run starts in)" },
             "tables": { "type": "array", "items": table(), "description": "the tables, in order (none: one table of every final metric by job)" },
             "plots": { "type": "array", "items": plot(), "description": "the charts, in order" },
             "samples": samples(),

@@ -31,7 +31,8 @@ pub use tables::{ColumnSpec, Columns, TableSpec};
 pub struct ReportSpec {
     pub title: Option<String>,
     pub description: Option<String>,
-    /// Copy the finished report to `<output_dir>/<pipeline>/` (and refresh its index).
+    /// Publish the finished report to `<output_dir>/<pipeline>/` (and refresh the index of
+    /// reports there); `None`: the default, `reports/` (`stage::DEFAULT_OUTPUT_DIR`).
     pub output_dir: Option<PathBuf>,
     pub tables: Vec<TableSpec>,
     pub plots: Vec<PlotSpec>,
