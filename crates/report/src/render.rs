@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../reports/templates/run.html"),
     ),
     (
+        "sort.js",
+        include_str!("../../../reports/templates/sort.js"),
+    ),
+    (
         "reports_index.html",
         include_str!("../../../reports/templates/reports_index.html"),
     ),

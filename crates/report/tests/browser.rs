@@ -158,7 +158,8 @@ fn report_in_headless_chromium() {
         control.stderr
     );
 
-    // The report: no console messages at all (it has no scripts and loads nothing remote).
+    // The report: no console messages at all (its one inline script, the table sort, runs
+    // without error, and nothing remote is loaded).
     let dom = run_chromium(&bin, &profile, &["--dump-dom".into()], &url);
     assert!(
         dom.stdout.contains("<table class=\"ablation\""),
@@ -248,4 +249,122 @@ fn report_in_headless_chromium() {
     );
     fx.db.close();
     eprintln!("screenshot: {}", shot.display());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let t = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).expect("copy");
+        }
+    }
+}
+
+/// What the HTML escaping of the templates writes for `/` and `&`, undone.
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/").replace("&amp;", "&")
+}
+
+/// Every `href="…"` of a page, unescaped.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(unescape)
+        .collect()
+}
+
+/// A report travels: rendered beside its home, it names no folder of this machine and its
+/// links into the home resolve; copied to a folder elsewhere, a real browser (Selenium,
+/// tests/browser/report_check.py) loads every image, follows every link inside it, and sorts
+/// its table by a click on a column head.
+#[test]
+fn a_copied_report_keeps_its_links_images_and_sorts() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let fx = common::ablation(&home);
+    let data = load_invocation(&fx.db.path, fx.invocation).expect("load");
+    let params = serde_json::json!({
+        "title": "travels",
+        "tables": [{"title": "Prompt following", "rows": "terms", "columns": ["fid@4", "dpg@4"]}],
+        "plots": [{"kind": "bar", "metric": "fid@4", "x": "terms"}]
+    });
+    let spec = parse_report_params(params.as_object().expect("obj")).expect("spec");
+    let out = dir.path().join("reports/ablations");
+    let opts = RenderOptions {
+        home: Some(home.clone()),
+        ..RenderOptions::default()
+    };
+    render_report(&data, &spec, &out, &opts).expect("render");
+
+    // Beside its home: no absolute path of this machine; links into the home resolve.
+    let home_text = home.display().to_string();
+    let mut into_home = 0;
+    for page in std::iter::once(out.join("index.html")).chain(
+        std::fs::read_dir(out.join("runs"))
+            .expect("runs")
+            .map(|e| e.expect("entry").path()),
+    ) {
+        let html = std::fs::read_to_string(&page).expect("page");
+        assert!(
+            !html.contains(&home_text) && !html.contains("file://"),
+            "{} names the home's absolute path",
+            page.display()
+        );
+        for h in hrefs(&html).iter().filter(|h| h.starts_with("../")) {
+            let target = page.parent().expect("parent").join(h);
+            assert!(target.exists(), "{}: {h} does not resolve", page.display());
+            if std::fs::canonicalize(&target)
+                .expect("canonical")
+                .starts_with(std::fs::canonicalize(&home).expect("home"))
+            {
+                into_home += 1;
+            }
+        }
+    }
+    assert!(into_home > 0, "no run page links an artifact in the home");
+    let teacher_page = std::fs::read_to_string(out.join(format!(
+        "runs/{}.html",
+        data.runs
+            .iter()
+            .find(|r| r.stage == "teacher")
+            .expect("teacher")
+            .id
+    )))
+    .expect("teacher page");
+    assert!(
+        unescape(&teacher_page).contains("$DDMD_HOME/jobs/teacher"),
+        "the job folder is shown relative to the home"
+    );
+
+    // Copied elsewhere (another depth, another parent): what is inside still works.
+    let elsewhere = dir.path().join("shared/with/a/reviewer");
+    copy_tree(&out, &elsewhere);
+    let run = Command::new(repo.join(".venv/bin/python"))
+        .arg(repo.join("tests/browser/report_check.py"))
+        .arg(elsewhere.join("index.html"))
+        .output()
+        .expect("the venv's python (scripts/setup-venv with selenium)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().expect("a line")).expect("json");
+    eprintln!("browser saw: {seen}");
+    assert_eq!(seen["pages"], 1 + data.runs.len(), "{seen}");
+    assert!(seen["images"].as_u64() > Some(0), "{seen}");
+    assert!(
+        seen["internal_links"].as_u64() >= Some(data.runs.len() as u64),
+        "{seen}"
+    );
+    assert!(seen["home_links"].as_u64() > Some(0), "{seen}");
 }

@@ -22,6 +22,7 @@ fn opts() -> RenderOptions {
     RenderOptions {
         generated_at: FIXED_TIME,
         own_run: None,
+        home: None,
     }
 }
 
@@ -185,8 +186,14 @@ fn report_folder_contents() {
     let index = std::fs::read_to_string(out.join("index.html")).expect("index");
     assert!(index.contains("a small blue square at bottom right on a black background"));
     // No network: nothing fetched from elsewhere.
+    // One inline script of ours (the table sort), nothing loaded.
     for bad in [
-        "http://", "https://", "//cdn", "@import", "<script", "<link",
+        "http://",
+        "https://",
+        "//cdn",
+        "@import",
+        "<script src",
+        "<link",
     ] {
         let hits: Vec<&str> = index
             .match_indices(bad)
@@ -249,7 +256,17 @@ fn hostile_strings_render_as_text() {
     let index = std::fs::read_to_string(out.join("index.html")).expect("index");
     let page = std::fs::read_to_string(out.join(format!("runs/{r}.html"))).expect("page");
     for (name, html) in [("index", &index), ("run page", &page)] {
-        assert!(!html.contains("<script"), "{name}: raw <script> tag");
+        // The only script is the report's own inline table sort (index only).
+        let ours = html.matches("<script data-own=\"sort\">").count();
+        assert_eq!(
+            html.matches("<script").count(),
+            ours,
+            "{name}: a <script> tag that is not ours"
+        );
+        assert!(
+            ours <= 1 && (ours == 0) == (name == "run page"),
+            "{name}: {ours} sort scripts"
+        );
         assert!(!html.contains("<img src=x"), "{name}: injected img");
         assert!(!html.contains("<b>"), "{name}: raw <b>");
         assert!(!html.contains("<i>pipe"), "{name}: raw <i>");
