@@ -293,7 +293,8 @@ fn a_copied_report_keeps_its_links_images_and_sorts() {
     let params = serde_json::json!({
         "title": "travels",
         "tables": [{"title": "Prompt following", "rows": "terms", "columns": ["fid@4", "dpg@4"]}],
-        "plots": [{"kind": "bar", "metric": "fid@4", "x": "terms"}]
+        "plots": [{"kind": "bar", "metric": "fid@4", "x": "terms"},
+                  {"kind": "scatter", "x": "fid@1", "y": "fid@4", "series": "terms"}]
     });
     let spec = parse_report_params(params.as_object().expect("obj")).expect("spec");
     let out = dir.path().join("reports/ablations");
@@ -343,9 +344,11 @@ fn a_copied_report_keeps_its_links_images_and_sorts() {
         "the job folder is shown relative to the home"
     );
 
-    // Copied elsewhere (another depth, another parent): what is inside still works.
+    // Copied elsewhere (another depth, another parent): what is inside still works. A copy is
+    // kept under target/test-artifacts/ for a person to look at.
     let elsewhere = dir.path().join("shared/with/a/reviewer");
     copy_tree(&out, &elsewhere);
+    copy_tree(&out, &artifacts_dir().join("travelled-report"));
     let run = Command::new(repo.join(".venv/bin/python"))
         .arg(repo.join("tests/browser/report_check.py"))
         .arg(elsewhere.join("index.html"))

@@ -100,7 +100,8 @@ pub(crate) fn metric_name(key: &str) -> String {
     };
     let mut parts = vec![label.to_string()];
     if let Some(steps) = metrics_meta::setting(key).filter(|s| s.parse::<u32>().is_ok()) {
-        parts.push(format!("{steps} steps"));
+        let unit = if steps == "1" { "step" } else { "steps" };
+        parts.push(format!("{steps} {unit}"));
     }
     if let Some((_, rest)) = key.split_once('@').and_then(|(_, a)| a.split_once('/')) {
         parts.push(rest.to_string());

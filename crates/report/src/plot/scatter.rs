@@ -14,9 +14,9 @@ use crate::stats::mean_std;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// One variant: its key (the point without seed), its series name, mean x and mean y.
+/// One variant (the point without seed): its label, its series name, mean x and mean y.
 struct Point {
-    key: String,
+    label: String,
     series: String,
     x: f64,
     y: f64,
@@ -99,6 +99,7 @@ pub(super) fn scatter_plot(title: &str, spec: &PlotSpec, runs: &[&RunRecord]) ->
 /// variant (seeds) are averaged. Variants keep first-appearance order.
 fn variant_points(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Point> {
     let mut variants: Vec<(String, String, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut axes: Vec<Vec<(String, String)>> = Vec::new();
     for r in runs {
         let (Some(x), Some(y)) = (final_of(r, &spec.x), final_of(r, &spec.metric)) else {
             continue;
@@ -113,16 +114,58 @@ fn variant_points(spec: &PlotSpec, runs: &[&RunRecord]) -> Vec<Point> {
                 v.2.push(x.value);
                 v.3.push(y.value);
             }
-            None => variants.push((key, s, vec![x.value], vec![y.value])),
+            None => {
+                variants.push((key, s, vec![x.value], vec![y.value]));
+                axes.push(
+                    r.point
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "seed")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+            }
         }
     }
+    let labels = labels(&axes, spec.series.as_deref());
     variants
         .into_iter()
-        .map(|(key, series, xs, ys)| Point {
-            key,
+        .zip(labels)
+        .map(|((_, series, xs, ys), label)| Point {
+            label,
             series,
             x: mean_std(&xs).0,
             y: mean_std(&ys).0,
+        })
+        .collect()
+}
+
+/// A point's label says what tells it from the others: the axes whose value differs between
+/// points, less the series axis (its colour and the legend say it). Axes with one value in the
+/// whole plot (`schedule=hybrid` under every point) would only crowd the chart.
+fn labels(points: &[Vec<(String, String)>], series: Option<&str>) -> Vec<String> {
+    let value = |p: &[(String, String)], axis: &str| {
+        p.iter().find(|(k, _)| k == axis).map(|(_, v)| v.clone())
+    };
+    let mut varying: Vec<String> = Vec::new();
+    for p in points {
+        for (axis, _) in p {
+            if Some(axis.as_str()) == series || varying.contains(axis) {
+                continue;
+            }
+            let first = value(&points[0], axis);
+            if points.iter().any(|q| value(q, axis) != first) {
+                varying.push(axis.clone());
+            }
+        }
+    }
+    points
+        .iter()
+        .map(|p| {
+            varying
+                .iter()
+                .filter_map(|a| value(p, a).map(|v| format!("{a}={v}")))
+                .collect::<Vec<_>>()
+                .join(", ")
         })
         .collect()
 }
@@ -142,7 +185,7 @@ fn draw_labels(chart: &mut Chart, title: &str, pts: &[Point]) -> Result<()> {
         x1: xr.end,
         y1: yr.end,
     };
-    let texts: Vec<String> = pts.iter().map(|p| shorten(&p.key, 28)).collect();
+    let texts: Vec<String> = pts.iter().map(|p| shorten(&p.label, 28)).collect();
     let anchors: Vec<(i32, i32)> = pts
         .iter()
         .map(|p| chart.backend_coord(&(p.x, p.y)))
@@ -154,9 +197,15 @@ fn draw_labels(chart: &mut Chart, title: &str, pts: &[Point]) -> Result<()> {
     }
     let offsets = place_labels(&anchors, &sizes, bounds);
     chart
-        .draw_series(pts.iter().zip(&texts).zip(&offsets).map(|((p, t), &off)| {
-            EmptyElement::at((p.x, p.y)) + Text::new(t.clone(), off, style.clone())
-        }))
+        .draw_series(
+            pts.iter()
+                .zip(&texts)
+                .zip(&offsets)
+                .filter(|((_, t), _)| !t.is_empty())
+                .map(|((p, t), &off)| {
+                    EmptyElement::at((p.x, p.y)) + Text::new(t.clone(), off, style.clone())
+                }),
+        )
         .in_chart(title)?;
     Ok(())
 }
@@ -269,6 +318,35 @@ mod tests {
                 y1: y + dy + h,
             })
             .collect()
+    }
+
+    fn pt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_label_names_only_what_differs_and_not_the_series() {
+        let points = [
+            pt(&[("schedule", "hybrid"), ("terms", "CA + DM"), ("alpha", "4")]),
+            pt(&[("schedule", "hybrid"), ("terms", "CA only"), ("alpha", "4")]),
+            pt(&[("schedule", "hybrid"), ("terms", "CA only"), ("alpha", "8")]),
+        ];
+        assert_eq!(
+            labels(&points, Some("terms")),
+            ["alpha=4", "alpha=4", "alpha=8"]
+        );
+        assert_eq!(
+            labels(&points, None),
+            [
+                "terms=CA + DM, alpha=4",
+                "terms=CA only, alpha=4",
+                "terms=CA only, alpha=8"
+            ]
+        );
+        assert_eq!(labels(&points[..1], None), [""]);
     }
 
     #[test]
