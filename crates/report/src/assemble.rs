@@ -153,7 +153,7 @@ fn render_into(
         tables,
         plots,
         samples: sample_groups,
-        ..index_header(data, spec, &generated_at, opts.own_run)
+        ..index_header(data, spec, &generated_at, opts.own_run, paths)
     };
     let html = render(&env, "report.html", &index_ctx)?;
     let index = dir.join("index.html");
@@ -209,6 +209,7 @@ fn index_header(
     spec: &ReportSpec,
     generated_at: &str,
     own_run: Option<i64>,
+    paths: &Paths,
 ) -> IndexCtx {
     let inv = &data.invocation;
     let pipeline = inv.pipeline.clone();
@@ -222,7 +223,7 @@ fn index_header(
         invocation_started: fmt_time(inv.started_at),
         host: inv.host.clone(),
         git_rev: inv.git_rev.clone(),
-        argv: pages::argv_line(&inv.argv),
+        argv: pages::argv_line(&inv.argv, paths),
         spec_text: inv.spec_text.clone(),
         counts: header::counts(&data.runs, own_run),
         tables: Vec::new(),

@@ -105,10 +105,29 @@ pub struct IndexCtx {
 }
 
 /// `argv` is stored as a JSON array; shown as a shell-like line.
-pub fn argv_line(argv: &str) -> String {
+///
+/// Written so that it names no folder of the machine: the program by its file name, and a path
+/// under the home (`--home /x/.ddmd`, `--home=/x/.ddmd`) as `$DDMD_HOME…` (`paths`).
+pub fn argv_line(argv: &str, paths: &Paths) -> String {
+    let portable = |i: usize, a: &String| -> String {
+        if i == 0 {
+            return Path::new(a)
+                .file_name()
+                .map_or_else(|| a.clone(), |n| n.to_string_lossy().to_string());
+        }
+        match a.split_once('=') {
+            Some((k, v)) if k.starts_with("--") && v.starts_with('/') => {
+                format!("{k}={}", paths.show(Path::new(v)))
+            }
+            _ if a.starts_with('/') => paths.show(Path::new(a)),
+            _ => a.clone(),
+        }
+    };
     match serde_json::from_str::<Vec<String>>(argv) {
         Ok(v) => v
             .iter()
+            .enumerate()
+            .map(|(i, a)| portable(i, a))
             .map(|a| {
                 if a.is_empty() || a.contains([' ', '"', '\'']) {
                     format!("'{}'", a.replace('\'', "'\\''"))

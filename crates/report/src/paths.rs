@@ -1,6 +1,6 @@
 //! Paths in a report that travels. A report is read on other machines (shared, committed,
-//! attached to a paper review), so it names no folder of the machine that rendered it:
-//! job and artifact folders are shown relative to the home (`$DDMD_HOME/artifacts/…`), and
+//! attached to a paper review), so it does not show the home's folders on the machine that
+//! rendered it: job and artifact folders are shown relative to the home (`$DDMD_HOME/…`), and
 //! links to a run's files are relative to the page that holds them. Links inside the report
 //! (run pages, images, tables) are relative already, so a copied report folder keeps working;
 //! links into the home work where the report sits at the same place relative to the home (a
