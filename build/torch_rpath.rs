@@ -1,14 +1,7 @@
 // Shared by every build script that links libtorch (included with `include!`).
 // Why: the binary must run without LD_LIBRARY_PATH (rpath to the venv's torch/lib), and the
 // linker's --as-needed drops libtorch_cuda.so, which makes CUDA invisible on a GPU machine.
-#[allow(dead_code, reason = "included by several build scripts; some call only torch_link_args_for")]
 fn torch_link_args() {
-    torch_link_args_for("");
-}
-
-/// `suffix` picks the targets: "" all, "-tests" test binaries only (the orchestrator links
-/// libtorch only into its tests, which use the science crate).
-fn torch_link_args_for(suffix: &str) {
     println!("cargo:rerun-if-env-changed=DDMD_VENV_PYTHON");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     let lib_dir = if let Ok(root) = std::env::var("LIBTORCH") {
@@ -28,12 +21,12 @@ fn torch_link_args_for(suffix: &str) {
             }
         }
     };
-    println!("cargo:rustc-link-arg{suffix}=-Wl,-rpath,{}", lib_dir.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     if lib_dir.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-search=native={}", lib_dir.display());
-        println!("cargo:rustc-link-arg{suffix}=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg{suffix}=-ltorch_cuda");
-        println!("cargo:rustc-link-arg{suffix}=-Wl,--as-needed");
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
     } else {
         // Loud: such a worker never sees a GPU, and nothing else would say why.
         for line in [
