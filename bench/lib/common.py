@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
 # bench/run passes cargo's target folder (CARGO_TARGET_DIR may put it outside the checkout).
 TARGET = Path(os.environ.get("BENCH_TARGET_DIR") or ROOT / "target")
-DDMD = str(TARGET / "release" / "ddmd-pipe")
-EXAMPLES = TARGET / "release" / "examples"
+# bench/run --profile: release (the figures) or dev (the test command's build, for --size tiny).
+PROFILE_DIR = "debug" if os.environ.get("BENCH_PROFILE") == "dev" else "release"
+DDMD = str(TARGET / PROFILE_DIR / "ddmd-pipe")
+EXAMPLES = TARGET / PROFILE_DIR / "examples"
 
 
 class BenchError(RuntimeError):

@@ -56,7 +56,12 @@ def main():
     ap.add_argument("--reps", type=int, help="repetitions (default: per size)")
     ap.add_argument("--json", help="also write every figure, the machine and its load to this "
                                    "file (docs/benchmarks.json is the doc's; bench/render)")
+    ap.add_argument("--profile", choices=["release", "dev"], default="release",
+                    help="binaries measured: release (figures) or dev (the test command's "
+                         "build; --size tiny only, its timings mean nothing)")
     a = ap.parse_args()
+    if a.profile == "dev" and a.size != "tiny":
+        ap.error("--profile dev is for --size tiny: figures are measured with release binaries")
     started = machine.now()
     size = dict(SIZES[a.size])
     if a.reps:
@@ -82,6 +87,7 @@ def main():
         "schema": 1,
         "command": "bench/run " + " ".join(sys.argv[1:]),
         "size": a.size,
+        "profile": a.profile,
         "params": size,
         "date": started,
         **machine.commit(),

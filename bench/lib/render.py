@@ -111,8 +111,10 @@ def load(xs):
 def machine(d):
     m = d["machine"]
     dirty = " with uncommitted changes" if d.get("dirty") else ""
+    profile = d.get("profile", "release")
     lines = [
-        f"`{d['command']}` on {d['date']}, commit {d['commit']}{dirty}, {d['seconds']:.0f} s in all.",
+        f"`{d['command']}` on {d['date']}, commit {d['commit']}{dirty}, {d['seconds']:.0f} s in all"
+        f", {profile} build.",
         "",
         f"Machine: `{m['host']}`, {m['cpu_model']}, {m['cores']} cores, no GPU used; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
