@@ -142,7 +142,8 @@ pub fn write_reports_index(root: &Path, now: f64) -> Result<Option<PathBuf>> {
     Ok(Some(index))
 }
 
-fn percent(s: &str) -> String {
+/// Percent-encodes everything but unreserved URL characters (one path segment).
+pub(crate) fn percent(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

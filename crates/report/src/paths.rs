@@ -84,18 +84,13 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
     out
 }
 
-/// A relative path as a URL path: `/` between components, everything else that a URL cannot
-/// hold percent-encoded.
+/// A relative path as a URL path: its components percent-encoded (`output::percent`), joined
+/// with `/`.
 fn encode(rel: &Path) -> String {
-    let mut out = String::new();
-    for b in rel.to_string_lossy().bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    rel.components()
+        .map(|c| crate::output::percent(&c.as_os_str().to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
