@@ -1,5 +1,6 @@
-//! Connection set-up: the writer's options (WAL, NORMAL sync, busy timeout, foreign keys) and
-//! the reader's (read-only file, `query_only`, the authorizer of [`crate::guard`]).
+//! Connection set-up: the writer's options (WAL, NORMAL sync unless
+//! [`SYNCHRONOUS_ENV`] says `full`, busy timeout, foreign keys) and the reader's (read-only
+//! file, `query_only`, the authorizer of [`crate::guard`]).
 
 use crate::error::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -15,6 +16,65 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// plus the handful of writer statements; 256 keeps all of them prepared.
 const STATEMENT_CACHE: usize = 256;
 
+/// The environment variable that chooses the writer's `PRAGMA synchronous`.
+pub const SYNCHRONOUS_ENV: &str = "DDMD_SQLITE_SYNCHRONOUS";
+
+/// The writer's `PRAGMA synchronous`, from [`SYNCHRONOUS_ENV`].
+///
+/// `Normal` is the default: in WAL mode it fsyncs the WAL only at checkpoints, so a committed
+/// transaction survives a crash of the process (the WAL is in the OS's page cache and is
+/// replayed on the next open) but the last transactions may be lost on a power loss or kernel
+/// crash; the database stays consistent either way. The jobs' own files are no safer against a
+/// power loss, and a result whose success was not recorded is not cached, so it runs again: an
+/// fsync per ingest batch would slow every run for that case. `Full` fsyncs the WAL at every
+/// commit (durable against power loss too) for whoever wants that, and for the benchmark that
+/// compares like with like against MLflow, which commits every batch (docs/BENCHMARKS.md,
+/// row 3c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    #[default]
+    Normal,
+    Full,
+}
+
+/// What the error message lists as accepted.
+const SYNCHRONOUS_ACCEPTED: &str = "`normal` (the default) or `full`";
+
+impl Synchronous {
+    /// Reads [`SYNCHRONOUS_ENV`]: unset is the default; any other value than `normal` or `full`
+    /// (ASCII case ignored) is an error, never silently the default.
+    pub fn from_env() -> Result<Synchronous, StoreError> {
+        Synchronous::parse(std::env::var_os(SYNCHRONOUS_ENV).as_deref())
+    }
+
+    /// Parses the variable's value (`None`: unset).
+    pub fn parse(value: Option<&std::ffi::OsStr>) -> Result<Synchronous, StoreError> {
+        let Some(value) = value else {
+            return Ok(Synchronous::default());
+        };
+        let bad = || StoreError::Setting {
+            var: SYNCHRONOUS_ENV,
+            value: value.to_string_lossy().into_owned(),
+            accepted: SYNCHRONOUS_ACCEPTED,
+        };
+        let text = value.to_str().ok_or_else(bad)?;
+        if text.eq_ignore_ascii_case("normal") {
+            Ok(Synchronous::Normal)
+        } else if text.eq_ignore_ascii_case("full") {
+            Ok(Synchronous::Full)
+        } else {
+            Err(bad())
+        }
+    }
+
+    fn sqlx(self) -> SqliteSynchronous {
+        match self {
+            Synchronous::Normal => SqliteSynchronous::Normal,
+            Synchronous::Full => SqliteSynchronous::Full,
+        }
+    }
+}
+
 /// Creates the folders that will hold the database file.
 fn create_parent(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -26,14 +86,23 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens the writer connection, creating the parent folders and the file.
+/// Opens the writer connection, creating the parent folders and the file, with the
+/// `synchronous` setting of [`SYNCHRONOUS_ENV`] (checked before anything is created).
 pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, StoreError> {
+    let synchronous = Synchronous::from_env()?;
+    open_writer_with(path, synchronous).await
+}
+
+async fn open_writer_with(
+    path: &Path,
+    synchronous: Synchronous,
+) -> Result<SqliteConnection, StoreError> {
     create_parent(path)?;
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(synchronous.sqlx())
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true)
         .statement_cache_capacity(STATEMENT_CACHE);
@@ -105,5 +174,62 @@ impl MigrationLock {
             source,
         })?;
         Ok(MigrationLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn unset_is_normal() {
+        assert_eq!(Synchronous::parse(None).unwrap(), Synchronous::Normal);
+    }
+
+    #[test]
+    fn normal_and_full_in_any_ascii_case() {
+        for (text, want) in [
+            ("normal", Synchronous::Normal),
+            ("NORMAL", Synchronous::Normal),
+            ("full", Synchronous::Full),
+            ("Full", Synchronous::Full),
+        ] {
+            assert_eq!(Synchronous::parse(Some(OsStr::new(text))).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn anything_else_is_an_error_naming_the_variable_and_the_values() {
+        // `off` and `extra` are SQLite values too, but not ones the store offers; an empty
+        // value is not "unset".
+        for text in ["", "off", "extra", "2", " full", "fulll"] {
+            let err = Synchronous::parse(Some(OsStr::new(text))).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(SYNCHRONOUS_ENV), "{msg}");
+            assert!(msg.contains("`normal`") && msg.contains("`full`"), "{msg}");
+            assert!(msg.contains(&format!("{text:?}")), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_unicode_is_an_error() {
+        use std::os::unix::ffi::OsStrExt;
+        let err = Synchronous::parse(Some(OsStr::from_bytes(b"f\xffll"))).unwrap_err();
+        assert!(err.to_string().contains(SYNCHRONOUS_ENV), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_writer_uses_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        for (setting, pragma) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let path = dir.path().join(format!("{setting:?}.sqlite"));
+            let mut conn = open_writer_with(&path, setting).await.unwrap();
+            let got: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(got, pragma, "{setting:?}");
+        }
     }
 }

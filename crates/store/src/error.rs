@@ -23,6 +23,14 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// An environment variable that sets how the database is opened holds a value we do not
+    /// accept.
+    #[error("{var} is {value:?}; accepted values: {accepted} (or leave it unset)")]
+    Setting {
+        var: &'static str,
+        value: String,
+        accepted: &'static str,
+    },
     #[error("no run database at {path}: nothing has been run with this home yet")]
     Missing { path: PathBuf },
     /// A statement that would change the database, sent through a read-only connection.

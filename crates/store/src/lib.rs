@@ -33,6 +33,7 @@ mod writer;
 
 pub use artifact::{check_artifact, ArtifactCheck};
 pub use cache_history::{LatestRun, SucceededRun};
+pub use connect::{Synchronous, SYNCHRONOUS_ENV};
 pub use error::StoreError;
 pub use format::{format_query, format_run_detail, format_runs_table, OutputFormat};
 pub use model::{
