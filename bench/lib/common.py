@@ -28,13 +28,14 @@ class BenchError(RuntimeError):
     """A comparison could not be measured (a tool failed, an output was not what we expect)."""
 
 
-def run(cmd, cwd=None, env=None, check=True, timeout=1800):
-    """Runs `cmd`; returns (wall seconds, stdout, stderr). Raises BenchError on failure."""
+def run(cmd, cwd=None, env=None, check=True, timeout=1800, input=None):
+    """Runs `cmd` (with `input` on its stdin); returns (wall seconds, stdout, stderr). Raises
+    BenchError on failure."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, input=input)
     wall = time.perf_counter() - t
     if check and p.returncode != 0:
         raise BenchError(f"{' '.join(map(str, cmd))} exited {p.returncode}:\n"
@@ -60,9 +61,9 @@ def load_average():
     return os.getloadavg()
 
 
-def ddmd(args, home, cwd=None, check=True, exe=DDMD):
-    """`ddmd-pipe --home HOME ARGS`; returns (wall, stdout, stderr)."""
-    return run([exe, "--home", str(home), *args], cwd=cwd, check=check)
+def ddmd(args, home, cwd=None, check=True, exe=DDMD, env=None):
+    """`ddmd-pipe --home HOME ARGS` (with `env` added to ours); returns (wall, stdout, stderr)."""
+    return run([exe, "--home", str(home), *args], cwd=cwd, env=env, check=check)
 
 
 
@@ -117,7 +118,8 @@ class Row:
     `ratio_kind` says how it was formed: `paired` (median of per-repetition ratios, the two
     sides of each repetition run back to back), `medians` (median of ours / median of peer,
     for sides that cannot be interleaved) or `value` (the measured value itself). `id` is
-    what the doc's markers name (`<!-- bench:table 1,2a -->`)."""
+    what the doc's markers name (`<!-- bench:table 1,2a -->`). `met` is None for a row with no
+    goal (a bound shown for scale, not a peer to beat)."""
     id: str
     comparison: str
     ours: Sample
@@ -136,5 +138,6 @@ class Row:
         per_rep = (paired_ratios(self.ours, self.peer) if self.ratio_kind == "paired" else None)
         return {"id": self.id, "comparison": self.comparison, "ours": self.ours.to_json(),
                 "peer": self.peer.to_json(), "ratio": self.ratio, "ratio_kind": self.ratio_kind,
-                "per_rep_ratios": per_rep, "goal": self.goal, "met": bool(self.met),
+                "per_rep_ratios": per_rep, "goal": self.goal,
+                "met": None if self.met is None else bool(self.met),
                 "notes": list(self.notes)}

@@ -52,6 +52,12 @@ def describe(load_start, load_end):
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
+    # The CLI that bulk-loads row 3d's bound (its SQLite, not the one our binary bundles).
+    try:
+        out = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout
+        versions["sqlite3"] = out.split()[0] if out.strip() else "unknown"
+    except OSError:
+        versions["sqlite3"] = "not installed"
     return {"host": platform.node(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
             "load_start": [round(x, 2) for x in load_start],
             "load_end": [round(x, 2) for x in load_end], "versions": versions}

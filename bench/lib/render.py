@@ -69,12 +69,19 @@ def select(rows, ids):
     return out
 
 
+def met(m):
+    """The met? cell: a row without a goal (a bound shown for scale) has None."""
+    if m is None:
+        return "—"
+    return "yes" if m else "**no**"
+
+
 def table(rows):
     out = ["| comparison | ours | peer | ratio | goal | met? |", "|---|---|---|---|---|---|"]
     for r in rows:
         fixed = r["ratio_kind"] == "value"
         out.append(f"| {r['comparison']} | {side(r['ours'])} | {side(r['peer'], fixed)} | "
-                   f"{ratio_cell(r)} | {r['goal']} | {'yes' if r['met'] else '**no**'} |")
+                   f"{ratio_cell(r)} | {r['goal']} | {met(r['met'])} |")
     return "\n".join(out)
 
 
