@@ -27,7 +27,7 @@ SIZES = {
     "tiny": dict(reps=1, step_reps=1, step_iters=2, step_batch=8, mem_iters=2, log_points=20_000,
                  mlflow_points=5_000, runs=30, fid_d=256, fid_n=600, pack_jobs=24,
                  pack_range=(0.1, 0.3), pack_reps=1, incep_n=4, incep_batch=4),
-    "small": dict(reps=3, step_reps=5, step_iters=4, step_batch=32, mem_iters=4, log_points=1_000_000,
+    "small": dict(reps=3, step_reps=5, step_iters=12, step_batch=32, mem_iters=4, log_points=1_000_000,
                   mlflow_points=100_000, runs=1000, fid_d=2048, fid_n=5000, pack_jobs=200,
                   pack_range=(0.2, 1.0), pack_reps=1, incep_n=200, incep_batch=50),
     "large": dict(reps=5, step_reps=7, step_iters=10, step_batch=32, mem_iters=10, log_points=1_000_000,
