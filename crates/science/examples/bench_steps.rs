@@ -6,6 +6,11 @@
 //! (warm-up included, 1 + 5 fake updates per iteration), and `BENCH_SHARE=DIR` writes what the
 //! mirror loads to run the same work on the same data: the distill benches' teacher weights
 //! (`teacher.safetensors`), its spec (`spec.json`) and the prompts (`tokens.safetensors`).
+//!
+//! For profiles (docs/BENCHMARKS.md, row 1): `BENCH_SCHEDULES=hybrid` runs only the named
+//! distill schedules (default `hybrid,coupled`) and `BENCH_TEACHER_ITERS=N` times N teacher
+//! steps instead of `iters` (three untimed ones always run first), so that two runs differing
+//! only in `iters` differ by distill iterations alone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +31,8 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    // As the teacher and distill stages run (before the first tensor).
+    ddmd_science::alloc::keep_freed_memory();
     let device = ddmd_science::device_for_job();
     // BENCH_PARAMS: teacher params as JSON (e.g. {"widths":[16,32],"batch":16}); DBATCH: distill batch.
     let overrides: serde_json::Map<String, serde_json::Value> = match std::env::var("BENCH_PARAMS")
@@ -47,6 +54,17 @@ fn main() -> anyhow::Result<()> {
         Err(_) => None,
     };
     let share = std::env::var_os("BENCH_SHARE").map(std::path::PathBuf::from);
+    let schedules: Vec<String> = std::env::var("BENCH_SCHEDULES")
+        .unwrap_or_else(|_| "hybrid,coupled".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let teacher_iters: usize = match std::env::var("BENCH_TEACHER_ITERS") {
+        Ok(s) => s
+            .parse()
+            .with_context(|| format!("BENCH_TEACHER_ITERS must be an integer, got {s:?}"))?,
+        Err(_) => iters,
+    };
     let p = TeacherParams::from_map(&overrides)?;
     let data = ShapesConfig::default();
     let world = ShapesWorld::new(data.clone());
@@ -62,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     let x0 = batch.images.to_device(device);
     let tokens = batch.tokens.to_device(device);
     let mut times = Vec::new();
-    for i in 0..iters + 3 {
+    for i in 0..teacher_iters + 3 {
         let t = Instant::now();
         let loss = flow_matching_loss(&net, &x0, &tokens)?;
         opt.zero_grad();
@@ -74,11 +92,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     times.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "teacher step (batch {}): median {:.1} ms",
-        p.batch,
-        times[times.len() / 2]
-    );
+    if let Some(ms) = times.get(times.len() / 2) {
+        println!("teacher step (batch {}): median {ms:.1} ms", p.batch);
+    }
     let t = Instant::now();
     for i in 0..20 {
         let _ = world.batch(0, (i * p.batch) as u64, p.batch);
@@ -101,12 +117,12 @@ fn main() -> anyhow::Result<()> {
         Tensor::write_safetensors(&[("tokens", &tokens)], &tok_path)
             .with_context(|| format!("writing {}", tok_path.display()))?;
     }
-    for schedule in ["hybrid", "coupled"] {
+    for schedule in &schedules {
         let r = bench_distill_step(
             &net,
             &world,
             &DistillBench {
-                schedule: schedule.into(),
+                schedule: schedule.clone(),
                 iters,
                 batch: dbatch,
                 ks: ks.clone(),

@@ -56,6 +56,8 @@ fn loss_config(p: &DistillParams) -> anyhow::Result<(LossConfig, Schedule)> {
 }
 
 pub fn run_distill_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
+    // Freed tensor memory stays in the process (no page-fault churn); values are unchanged.
+    crate::alloc::keep_freed_memory();
     let p = DistillParams::from_map(&job.params)?;
     let source = match &p.torchscript_teacher {
         Some(path) => TeacherSource::Torchscript(path.clone()),
@@ -358,6 +360,8 @@ pub fn bench_distill_step(
     world: &ShapesWorld,
     b: &DistillBench,
 ) -> anyhow::Result<DistillBenchTimes> {
+    // As the distill stage runs (run_distill_stage).
+    crate::alloc::keep_freed_memory();
     let mut m = serde_json::Map::new();
     m.insert("schedule".into(), json!(b.schedule));
     let p = DistillParams::from_map(&m)?;
