@@ -3,6 +3,7 @@
 //! generators loaded from artifacts. No orchestration and no SQL here: stages read a
 //! `JobFile`, write into its work dir and report through an `EventSink`.
 
+pub mod alloc;
 pub mod ckpt;
 pub mod data;
 pub mod distill;

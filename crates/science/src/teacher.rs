@@ -58,6 +58,8 @@ pub fn flow_matching_loss(net: &Network, x0: &Tensor, tokens: &Tensor) -> anyhow
 }
 
 pub fn run_teacher_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
+    // Freed tensor memory stays in the process (no page-fault churn); values are unchanged.
+    crate::alloc::keep_freed_memory();
     let p = TeacherParams::from_map(&job.params)?;
     let data_cfg = ShapesConfig::from_params(&job.params).map_err(|e| anyhow::anyhow!("{e}"))?;
     let device = device_for_job();

@@ -56,6 +56,8 @@ fn loss_config(p: &DistillParams) -> anyhow::Result<(LossConfig, Schedule)> {
 }
 
 pub fn run_distill_stage(job: &JobFile, sink: &mut EventSink) -> anyhow::Result<()> {
+    // Freed tensor memory stays in the process (no page-fault churn); values are unchanged.
+    crate::alloc::keep_freed_memory();
     let p = DistillParams::from_map(&job.params)?;
     let source = match &p.torchscript_teacher {
         Some(path) => TeacherSource::Torchscript(path.clone()),
@@ -328,18 +330,38 @@ pub fn train_student(
     Ok(())
 }
 
-/// For `examples/bench_steps.rs`: median time of a distill iteration with default parameters.
+/// For `examples/bench_steps.rs`: times of distill iterations with default parameters.
 pub struct DistillBench {
     pub schedule: String,
+    /// Timed iterations (two untimed warm-up iterations run first).
     pub iters: usize,
     pub batch: usize,
+    /// The student steps k of every student sample (warm-up included, 1 + fake updates per
+    /// iteration, in order) when the caller fixes them (`Distiller::use_given_steps`), so a
+    /// mirror of this iteration can do the same work; `None`: random draws.
+    pub ks: Option<Vec<usize>>,
 }
 
+/// What [`bench_distill_step`] measured.
+pub struct DistillBenchTimes {
+    /// Wall time of each timed iteration (ms), in order.
+    pub times_ms: Vec<f64>,
+    /// The student steps k the run used (warm-up included), in order.
+    pub ks: Vec<usize>,
+}
+
+/// Warm-up iterations of [`bench_distill_step`] (first-call allocations, lazy initialisation).
+pub const BENCH_WARMUP: usize = 2;
+
+/// Runs `BENCH_WARMUP + iters` distill iterations on `world`'s first batch (prompts and
+/// renders) from copies of `teacher`, timing the last `iters`.
 pub fn bench_distill_step(
     teacher: &Network,
     world: &ShapesWorld,
     b: &DistillBench,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<DistillBenchTimes> {
+    // As the distill stage runs (run_distill_stage).
+    crate::alloc::keep_freed_memory();
     let mut m = serde_json::Map::new();
     m.insert("schedule".into(), json!(b.schedule));
     let p = DistillParams::from_map(&m)?;
@@ -359,16 +381,23 @@ pub fn bench_distill_step(
         weight_decay: 0.0,
     };
     let mut d = Distiller::new(teacher.duplicate()?, cfg)?;
-    let mut times = Vec::new();
-    for i in 0..b.iters + 2 {
-        let t = Instant::now();
-        let _ = d.step(&real, &tokens, 1e-5, 1e-5, false)?;
-        if i >= 2 {
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
+    if let Some(ks) = &b.ks {
+        d.use_given_steps(ks.clone());
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    Ok(times[times.len() / 2])
+    let mut times_ms = Vec::new();
+    let mut ks = Vec::new();
+    for i in 0..b.iters + BENCH_WARMUP {
+        let t = Instant::now();
+        let r = d
+            .step(&real, &tokens, 1e-5, 1e-5, false)
+            .with_context(|| format!("distill iteration {i} of the benchmark"))?;
+        if i >= BENCH_WARMUP {
+            times_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        ks.push(r.k);
+        ks.extend(r.fake_ks);
+    }
+    Ok(DistillBenchTimes { times_ms, ks })
 }
 
 /// Keeps the student's weights at `iteration` for evaluation along training (`evaluate` with

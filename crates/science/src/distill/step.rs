@@ -11,6 +11,7 @@ use crate::flow::{backward_simulate, renoise, sample_student, student_time, stud
 use crate::nets::{NetError, Network, VelocityNet};
 use crate::optim::{AdamW, AdamWConfig};
 use crate::regularize::{gan_discriminator_loss, DataMoments, GanHead, Regularizer};
+use std::collections::VecDeque;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
@@ -34,6 +35,9 @@ pub struct Distiller {
     pub opt_g: AdamW,
     pub opt_f: AdamW,
     pub cfg: DistillConfig,
+    /// Student steps k to use instead of random draws, one per student sample in order
+    /// (`use_given_steps`); `None`: drawn from the global torch generator.
+    given_steps: Option<VecDeque<usize>>,
 }
 
 pub struct StepReport {
@@ -43,6 +47,8 @@ pub struct StepReport {
     pub grad_norm: f64,
     /// Student step index k of the backward simulation.
     pub k: usize,
+    /// k of each fake-score update's fresh student sample, in order.
+    pub fake_ks: Vec<usize>,
 }
 
 impl Distiller {
@@ -89,25 +95,53 @@ impl Distiller {
             opt_g,
             opt_f,
             cfg,
+            given_steps: None,
         })
     }
 
-    /// A student sample by backward simulation: a random student step k, its input reached
+    /// Makes every later student sample (the generator's, then each fake update's, 1 +
+    /// `fake_updates` per iteration) take its step k from `ks` in order instead of a random
+    /// draw, so that a benchmark and its PyTorch mirror do the same work: the backward
+    /// simulation costs k no-grad forwards, so k alone moves an iteration's time. A step
+    /// fails once `ks` is used up or when a k is not below `student_steps`.
+    pub fn use_given_steps(&mut self, ks: Vec<usize>) {
+        self.given_steps = Some(ks.into());
+    }
+
+    /// The next student step: the given sequence's next entry, or uniform over 0..n.
+    fn next_k(&mut self) -> Result<usize, NetError> {
+        let n = self.cfg.student_steps.max(1);
+        match &mut self.given_steps {
+            Some(q) => {
+                let k = q.pop_front().ok_or_else(|| {
+                    NetError::Config("the given sequence of student steps k is used up".into())
+                })?;
+                if k >= n {
+                    return Err(NetError::Config(format!(
+                        "given student step k = {k} is not below student_steps = {n}"
+                    )));
+                }
+                Ok(k)
+            }
+            None if n > 1 => Ok(
+                Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
+                    as usize,
+            ),
+            None => Ok(0),
+        }
+    }
+
+    /// A student sample by backward simulation: student step k (`next_k`), its input reached
     /// by the student itself from fresh noise, and the student's x0 prediction from there
     /// (with gradients unless the caller holds a no-grad guard). Returns (x, k, t_k).
     fn student_sample(
-        &self,
+        &mut self,
         tokens: &Tensor,
         shape: &[i64; 4],
     ) -> Result<(Tensor, usize, f64), NetError> {
         let n = self.cfg.student_steps.max(1);
         let dev = tokens.device();
-        let k = if n > 1 {
-            Tensor::randint(n as i64, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
-                as usize
-        } else {
-            0
-        };
+        let k = self.next_k()?;
         let noise = Tensor::randn(*shape, (Kind::Float, dev));
         let mut fresh = || Tensor::randn(*shape, (Kind::Float, dev));
         let x_t = backward_simulate(&self.student, &noise, tokens, n, k, &mut fresh)?;
@@ -171,10 +205,13 @@ impl Distiller {
         // Fake score: flow matching on fresh samples of the updated student, one batch per
         // update; τ over the whole range.
         let mut loss_fake = 0.0;
+        let mut fake_ks = Vec::with_capacity(self.cfg.fake_updates);
         for _ in 0..self.cfg.fake_updates {
             let sample = {
                 let _g = tch::no_grad_guard();
-                self.student_sample(tokens, &shape)?.0.detach()
+                let (x, k, _) = self.student_sample(tokens, &shape)?;
+                fake_ks.push(k);
+                x.detach()
             };
             let tau = Tensor::rand([b], (Kind::Float, dev)) * (self.cfg.tau.max - self.cfg.tau.min)
                 + self.cfg.tau.min;
@@ -213,6 +250,7 @@ impl Distiller {
             loss_fake,
             grad_norm,
             k,
+            fake_ks,
         })
     }
 }
@@ -279,4 +317,72 @@ pub fn fake_update(
     opt.clip_grad_norm(grad_clip);
     opt.step(lr);
     Ok(l.detach().double_value(&[]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        reason = "tests: a failed unwrap is a failed check, with its message"
+    )]
+    use super::*;
+    use crate::distill::loss::LossConfig;
+    use crate::nets::{NetSpec, UnetConfig};
+    use tch::Device;
+
+    fn distiller(fake_updates: usize) -> Distiller {
+        let spec = NetSpec::Unet(UnetConfig {
+            resolution: 8,
+            widths: vec![8, 16],
+            blocks: 1,
+            emb_dim: 8,
+            token_dim: 8,
+            heads: 4,
+            attn_res: 4,
+            vocab: 27,
+            max_tokens: 6,
+        });
+        let teacher = Network::build(&spec, Device::Cpu).unwrap();
+        let cfg = DistillConfig {
+            loss: LossConfig {
+                alpha: 4.0,
+                ca: 1.0,
+                dm: 1.0,
+                regularizer: Regularizer::Dm,
+                norm_eps: 1e-4,
+                batched: true,
+                full: false,
+            },
+            schedule: Schedule::Hybrid,
+            student_steps: 4,
+            tau: TauRange::default(),
+            fake_updates,
+            grad_clip: 1.0,
+            gan_weight: 0.0,
+            weight_decay: 0.0,
+        };
+        Distiller::new(teacher, cfg).unwrap()
+    }
+
+    /// The given ks are taken in order, generator sample first, then one per fake update; a
+    /// step fails (rather than silently drawing) when they run out or one is out of range.
+    #[test]
+    fn given_steps_are_used_in_order_and_checked() {
+        let mut d = distiller(2);
+        d.use_given_steps(vec![3, 0, 2, 1, 1, 0, 3]);
+        let tokens = Tensor::from_slice(&[5i64, 6, 7, 0, 0, 0, 8, 9, 0, 0, 0, 0]).view([2, 6]);
+        let real = Tensor::zeros([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let r = d.step(&real, &tokens, 1e-5, 1e-5, false).unwrap();
+        assert_eq!((r.k, r.fake_ks.clone()), (3, vec![0, 2]));
+        let r = d.step(&real, &tokens, 1e-5, 1e-5, false).unwrap();
+        assert_eq!((r.k, r.fake_ks), (1, vec![1, 0]));
+        let err = d.step(&real, &tokens, 1e-5, 1e-5, false).err().unwrap();
+        assert!(err.to_string().contains("used up"), "{err}");
+
+        let mut d = distiller(0);
+        d.use_given_steps(vec![4]);
+        let err = d.step(&real, &tokens, 1e-5, 1e-5, false).err().unwrap();
+        assert!(err.to_string().contains("not below"), "{err}");
+    }
 }
