@@ -18,10 +18,15 @@ import json
 import math
 import struct
 import sys
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# The safetensors writer of the science parity tests' reference (one writer, not two).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+from ref_dmd import write_safetensors  # noqa: E402
 
 VOCAB = 27  # crates/science/src/data/vocab.rs: pad, unk, 11 fixed words, 2 sizes, 9 colours, 3 shapes
 MAX_TOKENS = 48  # crates/science/src/data/mod.rs
@@ -262,25 +267,6 @@ def read_safetensors(path):
             0, dtype=_DTYPES[h["dtype"]])
         out[name] = t.reshape(h["shape"])
     return out
-
-
-def write_safetensors(path, tensors):
-    names = {torch.float32: "F32", torch.int64: "I64"}
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def main():
