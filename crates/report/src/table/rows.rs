@@ -6,6 +6,7 @@ use super::layout::{runs_in_cell, runs_in_row, ColumnDef};
 use super::{Flag, RowKind, RowModel};
 use crate::model::{RunRecord, RunRecordExt};
 use crate::report_params::TableSpec;
+use ddmd_core::StageKind;
 
 pub(super) fn build_row(
     key: &[String],
@@ -37,7 +38,23 @@ pub(super) fn build_row(
     }
 }
 
-/// `failed ×n` and `diverged ×n`, each with the runs and their reasons as its tooltip.
+/// How many students of a row diverged. An evaluate run repeats the verdict of the student it
+/// evaluated, so a row pooling five diverged students with their evaluations holds ten flagged
+/// runs: count the training runs when the row has any, else the flagged runs themselves.
+fn diverged_students(diverged: &[&&RunRecord]) -> usize {
+    let trained = [StageKind::Distill.as_str(), StageKind::Teacher.as_str()];
+    match diverged
+        .iter()
+        .filter(|r| trained.contains(&r.kind.as_str()))
+        .count()
+    {
+        0 => diverged.len(),
+        n => n,
+    }
+}
+
+/// `failed ×n` and `diverged ×n` (n students, see [`diverged_students`]), each with the runs
+/// and their reasons as its tooltip.
 fn row_flags(in_row: &[&RunRecord]) -> Vec<Flag> {
     let mut flags = Vec::new();
     let failed: Vec<&&RunRecord> = in_row.iter().filter(|r| r.failed()).collect();
@@ -78,9 +95,53 @@ fn row_flags(in_row: &[&RunRecord]) -> Vec<Flag> {
             .join("\n");
         flags.push(Flag {
             kind: "diverged".into(),
-            text: format!("diverged ×{}", diverged.len()),
+            text: format!("diverged ×{}", diverged_students(&diverged)),
             title,
         });
     }
     flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64, kind: StageKind, diverged: bool) -> RunRecord {
+        RunRecord {
+            id,
+            stage: kind.as_str().into(),
+            job_name: format!("{}[seed={id}]", kind.as_str()),
+            kind: kind.as_str().into(),
+            status: "succeeded".into(),
+            diverged: diverged.then(|| "pixel variance above bound".into()),
+            ..RunRecord::default()
+        }
+    }
+
+    fn diverged_flag(runs: &[RunRecord]) -> Option<String> {
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        row_flags(&refs)
+            .into_iter()
+            .find(|f| f.kind == "diverged")
+            .map(|f| f.text)
+    }
+
+    #[test]
+    fn a_student_and_its_evaluation_count_once() {
+        let mut runs = Vec::new();
+        for seed in 0..5 {
+            runs.push(run(seed, StageKind::Distill, true));
+            runs.push(run(10 + seed, StageKind::Evaluate, true));
+        }
+        runs.push(run(20, StageKind::Distill, false));
+        assert_eq!(diverged_flag(&runs).as_deref(), Some("diverged ×5"));
+    }
+
+    #[test]
+    fn evaluations_alone_are_counted_themselves() {
+        let runs: Vec<RunRecord> = (0..3).map(|i| run(i, StageKind::Evaluate, i < 2)).collect();
+        assert_eq!(diverged_flag(&runs).as_deref(), Some("diverged ×2"));
+        let calm: Vec<RunRecord> = (0..3).map(|i| run(i, StageKind::Evaluate, false)).collect();
+        assert_eq!(diverged_flag(&calm), None);
+    }
 }
