@@ -34,6 +34,13 @@ impl Direction {
     }
 }
 
+/// The metric a run logs when it continues an earlier attempt of the same job (same cache key)
+/// from that attempt's checkpoint: step and value are the iteration it resumed at. Its curves
+/// begin after that iteration; a report draws the part up to it from the earlier attempts,
+/// so a killed and rerun job shows one training curve, not its last stretch. A `command`
+/// stage that resumes its own checkpoints can log the same key to get the same.
+pub const RESUMED_FROM: &str = "resumed_from";
+
 /// `fid@4` -> `fid`, `train/loss_dm` -> `loss_dm`, `throughput@4/bs16` -> `throughput`.
 pub fn base_name(key: &str) -> &str {
     let before_at = key.split('@').next().unwrap_or(key);

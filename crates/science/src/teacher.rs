@@ -123,6 +123,7 @@ pub fn train_teacher(
             "teacher: resumed from {} (iteration {start})",
             c.dir.display()
         ))?;
+        metric(sink, ddmd_core::metrics::RESUMED_FROM, start, start as f64)?;
     }
 
     let b = p.batch;

@@ -61,6 +61,20 @@ fn weights(path: &Path) -> HashMap<String, Tensor> {
         .collect()
 }
 
+/// The iterations the `resumed_from` metrics of an events file name (step = value).
+fn resumed_at(events: &str) -> Vec<i64> {
+    events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "metric" && e["key"] == ddmd_core::metrics::RESUMED_FROM)
+        .map(|e| {
+            let step = e["step"].as_i64().unwrap();
+            assert_eq!(e["value"].as_f64(), Some(step as f64), "{e}");
+            step
+        })
+        .collect()
+}
+
 #[test]
 fn resume_after_crash_gives_identical_weights() {
     let root = tempfile::tempdir().unwrap();
@@ -105,6 +119,11 @@ fn resume_after_crash_gives_identical_weights() {
     assert!(
         events.contains("resumed from"),
         "the restart did not resume"
+    );
+    assert_eq!(
+        resumed_at(&events),
+        vec![3],
+        "the marker a report joins curves by"
     );
 
     let a = weights(&straight.join("ema.safetensors"));
@@ -232,6 +251,7 @@ fn distill_resume_after_crash_gives_identical_weights() {
         );
         let events = std::fs::read_to_string(crashed.join("events.jsonl")).unwrap();
         assert!(events.contains("resumed from"), "{reg}: did not resume");
+        assert_eq!(resumed_at(&events), vec![3], "{reg}: the resume marker");
 
         let a = weights(&straight.join(STUDENT_FILE));
         let b = weights(&crashed.join(STUDENT_FILE));

@@ -26,6 +26,7 @@ mod query;
 mod reader;
 mod report_load;
 mod report_model;
+mod report_resume;
 mod report_shape;
 mod report_sync;
 mod rows;

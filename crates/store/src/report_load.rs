@@ -106,7 +106,7 @@ struct ArtifactRow {
     bytes: Option<i64>,
 }
 
-fn stored(what: String, message: impl std::fmt::Display) -> StoreError {
+pub(crate) fn stored(what: String, message: impl std::fmt::Display) -> StoreError {
     StoreError::Stored {
         what,
         message: message.to_string(),
@@ -310,8 +310,18 @@ impl ReadStore {
                 series.entry(row.run_id).or_default().insert(row.key, pts);
             }
         }
+        // A rerun that resumed a killed attempt: its curves begin with that attempt's points.
+        let mut earlier = crate::report_resume::earlier_points(&mut *conn, &series).await?;
         for (data_id, per_key) in series {
-            let (finals, curves) = finals_and_curves(per_key);
+            let (finals, mut curves) = finals_and_curves(per_key);
+            if let Some(before) = earlier.remove(&data_id) {
+                let (_, before) = finals_and_curves(before);
+                for (key, mut pts) in before {
+                    let own = curves.entry(key).or_default();
+                    pts.append(own);
+                    *own = pts;
+                }
+            }
             for &i in by_data.get(&data_id).into_iter().flatten() {
                 runs[i].finals = finals.clone();
                 runs[i].curves = curves.clone();

@@ -180,6 +180,11 @@ async fn report_data_agrees_with_the_views() {
     let rb = &data.runs[1];
     assert_eq!(rb.attempt, 2);
     assert_eq!(rb.finals["loss"].value, 0.5);
+    assert_eq!(
+        rb.curves["loss"],
+        [(3.0, 0.5)],
+        "a retry that does not say it resumed starts its own curve"
+    );
     assert!(
         rb.diverged.is_none(),
         "the diverged note was the first attempt's"
@@ -306,6 +311,81 @@ async fn synchronous_reads_inside_a_runtime() {
         .ingest(a, &[metric(500, "late", 0, 1.0)])
         .await
         .unwrap();
+}
+
+/// A job killed twice and rerun: attempt 1 trains 0..=12 (checkpoint at 8), attempt 2 resumes
+/// at 8 and trains to 18 (checkpoint at 14), attempt 3 resumes at 14 and finishes at 24, each
+/// rerun a new invocation. Values are `100 × attempt + step`, so each point names its source.
+#[tokio::test]
+async fn a_resumed_run_shows_one_curve_from_its_attempts() {
+    let f = fixture().await;
+    let s = &f.store;
+    let mut last = None;
+    for (attempt, (from, to, status)) in [
+        (None, 12, "cancelled"),
+        (Some(8), 18, "cancelled"),
+        (Some(14), 24, "succeeded"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let attempt = attempt as i64 + 1;
+        let mut run = new_run(&f, "train[lr=0.1]", "key-long");
+        if attempt > 1 {
+            run.invocation_id = s
+                .begin_invocation(
+                    f.pipeline,
+                    &["ddmd-pipe".into(), "run".into()],
+                    "host",
+                    42,
+                    None,
+                    "local",
+                )
+                .await
+                .unwrap();
+        }
+        let id = s.insert_run(&run).await.unwrap();
+        let mut events = Vec::new();
+        let first = match from {
+            Some(it) => {
+                events.push(metric(0, ddmd_core::metrics::RESUMED_FROM, it, it as f64));
+                it + 2
+            }
+            None => 0,
+        };
+        for step in (first..=to).step_by(2) {
+            let seq = events.len() as u64;
+            events.push(metric(seq, "loss", step, (100 * attempt + step) as f64));
+        }
+        s.ingest(id, &events).await.unwrap();
+        s.finish_run(id, &done(status)).await.unwrap();
+        last = Some((run.invocation_id, id));
+    }
+    let (invocation, id) = last.unwrap();
+
+    let data = report::load_report(&f.db, invocation.0).unwrap();
+    assert_eq!(data.runs.len(), 1);
+    let r = &data.runs[0];
+    assert_eq!(r.id, id.0);
+    let want: Vec<(f64, f64)> = (0..=8)
+        .step_by(2)
+        .map(|s| (s, 100 + s))
+        .chain((10..=14).step_by(2).map(|s| (s, 200 + s)))
+        .chain((16..=24).step_by(2).map(|s| (s, 300 + s)))
+        .map(|(s, v)| (s as f64, v as f64))
+        .collect();
+    assert_eq!(
+        r.curves["loss"], want,
+        "attempt 1 to 8, attempt 2 to 14, then its own"
+    );
+    // The final values are the run's own; the marker is not joined.
+    assert_eq!(r.finals["loss"].step, 24);
+    assert_eq!(r.finals["loss"].value, 324.0);
+    assert_eq!(r.curves[ddmd_core::metrics::RESUMED_FROM], [(14.0, 14.0)]);
+
+    // The first attempt, reported on its own, is unchanged.
+    let first = report::load_report(&f.db, f.invocation.0).unwrap();
+    assert_eq!(first.runs[0].curves["loss"].len(), 7);
 }
 
 #[test]

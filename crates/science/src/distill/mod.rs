@@ -191,6 +191,7 @@ pub fn train_student(
             "distill: resumed from {} (iteration {start})",
             c.dir.display()
         ))?;
+        metric(sink, ddmd_core::metrics::RESUMED_FROM, start, start as f64)?;
     }
 
     let b = p.batch;
