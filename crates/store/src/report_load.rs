@@ -311,7 +311,7 @@ impl ReadStore {
             }
         }
         // A rerun that resumed a killed attempt: its curves begin with that attempt's points.
-        let mut earlier = crate::report_resume::earlier_points(&mut *conn, &series).await?;
+        let mut earlier = crate::report_resume::earlier_points(&mut conn, &series).await?;
         for (data_id, per_key) in series {
             let (finals, mut curves) = finals_and_curves(per_key);
             if let Some(before) = earlier.remove(&data_id) {
