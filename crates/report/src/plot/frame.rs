@@ -112,8 +112,9 @@ pub(super) struct Frame<'a> {
     pub legend: Vec<LegendEntry>,
 }
 
-/// Characters of a legend name kept; the legend column is as wide as its longest name.
-const LEGEND_CHARS: usize = 28;
+/// Characters of a legend name kept; the legend column is as wide as its longest name. Room
+/// for a matrix label of about 20 characters and the ` (mean of 3)` a seed average adds.
+const LEGEND_CHARS: usize = 34;
 
 /// Builds the chart on `root`: caption, label areas, coordinates, the mesh with its axis
 /// titles and tick labels (drawn by us on a log axis), and the legend beside the data area.
@@ -342,6 +343,14 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seed_averaged_legend_name_is_kept_whole() {
+        let name = "CA + mean-variance (mean of 3)";
+        assert_eq!(shorten(name, LEGEND_CHARS), name);
+        let long = "a label far too long for the legend column";
+        assert_eq!(shorten(long, LEGEND_CHARS).chars().count(), LEGEND_CHARS);
+    }
 
     #[test]
     fn ticks_read_cleanly() {
