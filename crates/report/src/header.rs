@@ -10,6 +10,7 @@
 
 use crate::model::{InvocationInfo, RunRecord, RunRecordExt};
 use ddmd_core::status::{InvocationStatus, RunStatus};
+use ddmd_core::StageKind;
 use serde::Serialize;
 
 /// The status badge of the header.
@@ -58,7 +59,14 @@ pub fn counts(runs: &[RunRecord], own_run: Option<i64>) -> Counts {
     let succeeded = of(&|r| r.status == RunStatus::Succeeded.as_str());
     let cached = of(&|r| r.status == RunStatus::Cached.as_str());
     let failed = of(&|r| r.failed());
-    let diverged = of(&|r| r.diverged.is_some());
+    // Trained runs, not every flagged run: an evaluation repeats its student's verdict, so
+    // six diverged students evaluated at ten checkpoints each would read "66 diverged".
+    let flagged: Vec<&RunRecord> = covered(runs, own_run)
+        .filter(|r| r.diverged.is_some())
+        .collect();
+    let diverged = crate::table::diverged_students(&flagged);
+    let trained = [StageKind::Distill.as_str(), StageKind::Teacher.as_str()];
+    let trained_flagged = flagged.iter().any(|r| trained.contains(&r.kind.as_str()));
     let unfinished = of(&unfinished);
     let results = plural(total, "result", "results");
     let (headline, mut parts) = if total > 0 && cached == total {
@@ -96,7 +104,14 @@ pub fn counts(runs: &[RunRecord], own_run: Option<i64>) -> Counts {
     if diverged > 0 {
         parts.push(CountPart {
             class: "diverged".into(),
-            text: format!("{diverged} diverged"),
+            text: if trained_flagged {
+                format!(
+                    "{} diverged",
+                    plural(diverged, "trained run", "trained runs")
+                )
+            } else {
+                format!("{diverged} diverged")
+            },
         });
     }
     Counts {

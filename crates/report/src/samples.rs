@@ -57,7 +57,7 @@ pub fn collect(runs: &[RunRecord], spec: &SamplesSpec, out: &Path) -> Result<Vec
         if !passes(run, &spec.filter) {
             continue;
         }
-        let Some(art) = run.artifacts.iter().rev().find(|a| a.name == "samples") else {
+        let Some(art) = grid_of(run) else {
             continue;
         };
         let src = resolve(run, &art.path);
@@ -146,6 +146,16 @@ pub fn collect(runs: &[RunRecord], spec: &SamplesSpec, out: &Path) -> Result<Vec
     Ok(groups)
 }
 
+/// The run's sample grid: a training stage's `samples`, else an evaluation's `samples@<steps>`
+/// (the last one it recorded), so that `samples: {stages: [evaluate]}` shows the grids of the
+/// checkpoints a study evaluated.
+fn grid_of(run: &RunRecord) -> Option<&crate::model::Artifact> {
+    let rev = || run.artifacts.iter().rev();
+    rev()
+        .find(|a| a.name == "samples")
+        .or_else(|| rev().find(|a| a.name.starts_with("samples@")))
+}
+
 /// Moves the most common prompt list of the section's cards to the section (a 16-prompt list
 /// under each of 36 cards is the same list 36 times); cards with other prompts keep theirs.
 fn hoist_shared_prompts(g: &mut SampleGroup) {
@@ -187,6 +197,37 @@ mod tests {
             missing: None,
             flags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_evaluations_grid_is_shown_and_a_training_grid_preferred() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("samples@4.png"), b"png").unwrap();
+        std::fs::write(dir.path().join("samples.png"), b"png").unwrap();
+        let art = |name: &str, path: &str| crate::model::Artifact {
+            name: name.into(),
+            path: path.into(),
+            bytes: None,
+        };
+        let eval = RunRecord {
+            id: 7,
+            stage: "evaluate".into(),
+            artifact_dir: Some(dir.path().display().to_string()),
+            artifacts: vec![art("ref_stats", "r.npz"), art("samples@4", "samples@4.png")],
+            ..RunRecord::default()
+        };
+        let both = RunRecord {
+            id: 8,
+            artifacts: vec![art("samples", "samples.png"), art("samples@1", "x.png")],
+            ..eval.clone()
+        };
+        assert_eq!(grid_of(&eval).unwrap().name, "samples@4");
+        assert_eq!(grid_of(&both).unwrap().name, "samples");
+        let out = tempfile::tempdir().unwrap();
+        let groups = collect(&[eval], &SamplesSpec::default(), out.path()).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].items[0].img.as_deref(), Some("samples/run-7.png"));
+        assert!(out.path().join("samples/run-7.png").is_file());
     }
 
     #[test]

@@ -314,8 +314,8 @@ impl ReadStore {
         let mut earlier = crate::report_resume::earlier_points(&mut conn, &series).await?;
         for (data_id, per_key) in series {
             let (finals, mut curves) = finals_and_curves(per_key);
-            if let Some(before) = earlier.remove(&data_id) {
-                let (_, before) = finals_and_curves(before);
+            if let Some(before) = earlier.get_mut(&data_id) {
+                let (_, before) = finals_and_curves(std::mem::take(&mut before.points));
                 for (key, mut pts) in before {
                     let own = curves.entry(key).or_default();
                     pts.append(own);
@@ -357,6 +357,41 @@ impl ReadStore {
             };
             for &i in by_data.get(&s.run_id).into_iter().flatten() {
                 note.apply(&mut runs[i]);
+            }
+        }
+
+        // A resumed run's earlier attempts: their `diverged` verdicts are the run's history.
+        let attempt_of: HashMap<i64, i64> = earlier
+            .iter()
+            .flat_map(|(run, e)| e.attempts.iter().map(move |a| (*a, *run)))
+            .collect();
+        if !attempt_of.is_empty() {
+            let ids = serde_json::to_string(&attempt_of.keys().collect::<Vec<_>>()).map_err(
+                |source| StoreError::Json {
+                    what: "attempt ids",
+                    source,
+                },
+            )?;
+            let statuses: Vec<StatusRow> = sqlx::query_as(
+                "SELECT run_id, payload FROM events \
+                 WHERE type = 'status' AND run_id IN (SELECT value FROM json_each(?1)) \
+                 ORDER BY run_id, seq",
+            )
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await
+            .ctx(|| format!("read the status events of earlier attempts ({invocation})"))?;
+            for s in statuses {
+                let Some(note) = StatusNote::parse(&s.payload).filter(StatusNote::is_diverged)
+                else {
+                    continue;
+                };
+                let data_id = attempt_of[&s.run_id];
+                for &i in by_data.get(&data_id).into_iter().flatten() {
+                    if runs[i].diverged.is_none() {
+                        note.apply(&mut runs[i]);
+                    }
+                }
             }
         }
 

@@ -8,7 +8,9 @@
 //! attempt that started from the beginning. Points an earlier attempt logged past the
 //! checkpoint the rerun continued from were recomputed by the rerun, so they are left out.
 //!
-//! Only curves are joined: a run's final values stay its own.
+//! Curves are joined, and a `diverged` verdict of an earlier attempt is kept (the rerun
+//! continues that attempt's training; our workers also state it again when they resume). A
+//! run's final values stay its own.
 
 use crate::error::{SqlContext, StoreError};
 use crate::report_shape::{unpack_points, Point};
@@ -35,12 +37,22 @@ fn resumed_at(series: &Series) -> Option<i64> {
     pts.iter().max_by_key(|p| (p.0, p.1)).map(|p| p.2 as i64)
 }
 
-/// For each run of `series` that resumed, the points its earlier attempts contribute, per
-/// key (never [`RESUMED_FROM`] itself). Runs that did not resume are absent.
+/// What the earlier attempts of a resumed run contribute to it.
+#[derive(Default)]
+pub(crate) struct Earlier {
+    /// Points per key (never [`RESUMED_FROM`] itself).
+    pub points: Series,
+    /// The attempts whose points were taken, newest first: their status notes (a `diverged`
+    /// verdict reached before the checkpoint) are the run's too.
+    pub attempts: Vec<i64>,
+}
+
+/// For each run of `series` that resumed, what its earlier attempts contribute. Runs that did
+/// not resume are absent.
 pub(crate) async fn earlier_points(
     conn: &mut SqliteConnection,
     series: &HashMap<i64, Series>,
-) -> Result<HashMap<i64, Series>, StoreError> {
+) -> Result<HashMap<i64, Earlier>, StoreError> {
     let mut out = HashMap::new();
     for (&run, own) in series {
         let Some(mut cutoff) = resumed_at(own) else {
@@ -59,7 +71,9 @@ pub(crate) async fn earlier_points(
         .await
         .ctx(|| format!("find the earlier attempts of run {run}"))?;
         let mut joined: Series = HashMap::new();
+        let mut used = Vec::new();
         for a in attempts {
+            used.push(a.id);
             let earlier = points_of(conn, a.id).await?;
             let from = resumed_at(&earlier);
             for (key, pts) in earlier {
@@ -77,8 +91,14 @@ pub(crate) async fn earlier_points(
             }
         }
         joined.retain(|_, pts| !pts.is_empty());
-        if !joined.is_empty() {
-            out.insert(run, joined);
+        if !used.is_empty() {
+            out.insert(
+                run,
+                Earlier {
+                    points: joined,
+                    attempts: used,
+                },
+            );
         }
     }
     Ok(out)

@@ -122,6 +122,10 @@ impl StatusNote {
         })
     }
 
+    pub(crate) fn is_diverged(&self) -> bool {
+        self.state == "diverged"
+    }
+
     /// `diverged` marks the run; `unavailable` (with a key) adds a reason unless the
     /// `unavailable` table already gave one; `info` (with a key) records a note.
     pub(crate) fn apply(&self, r: &mut RunRecord) {

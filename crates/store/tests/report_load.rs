@@ -321,7 +321,7 @@ async fn a_resumed_run_shows_one_curve_from_its_attempts() {
     let f = fixture().await;
     let s = &f.store;
     let mut last = None;
-    for (attempt, (from, to, status)) in [
+    for (attempt, (from, to, ended)) in [
         (None, 12, "cancelled"),
         (Some(8), 18, "cancelled"),
         (Some(14), 24, "succeeded"),
@@ -356,9 +356,17 @@ async fn a_resumed_run_shows_one_curve_from_its_attempts() {
         for step in (first..=to).step_by(2) {
             let seq = events.len() as u64;
             events.push(metric(seq, "loss", step, (100 * attempt + step) as f64));
+            if attempt == 1 && step == 4 {
+                events.push(status(
+                    seq + 1,
+                    "diverged",
+                    Some("stability"),
+                    "iteration 4: x",
+                ));
+            }
         }
         s.ingest(id, &events).await.unwrap();
-        s.finish_run(id, &done(status)).await.unwrap();
+        s.finish_run(id, &done(ended)).await.unwrap();
         last = Some((run.invocation_id, id));
     }
     let (invocation, id) = last.unwrap();
@@ -382,6 +390,11 @@ async fn a_resumed_run_shows_one_curve_from_its_attempts() {
     assert_eq!(r.finals["loss"].step, 24);
     assert_eq!(r.finals["loss"].value, 324.0);
     assert_eq!(r.curves[ddmd_core::metrics::RESUMED_FROM], [(14.0, 14.0)]);
+    assert_eq!(
+        r.diverged.as_deref(),
+        Some("iteration 4: x"),
+        "the verdict attempt 1 reached before the checkpoint is the run's"
+    );
 
     // The first attempt, reported on its own, is unchanged.
     let first = report::load_report(&f.db, f.invocation.0).unwrap();

@@ -113,8 +113,8 @@ pub(super) struct Frame<'a> {
 }
 
 /// Characters of a legend name kept; the legend column is as wide as its longest name. Room
-/// for a matrix label of about 20 characters and the ` (mean of 3)` a seed average adds.
-const LEGEND_CHARS: usize = 34;
+/// for an axis and a label of about 24 characters and the ` (mean of 3)` a seed average adds.
+const LEGEND_CHARS: usize = 40;
 
 /// Builds the chart on `root`: caption, label areas, coordinates, the mesh with its axis
 /// titles and tick labels (drawn by us on a log axis), and the legend beside the data area.
@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_seed_averaged_legend_name_is_kept_whole() {
-        let name = "CA + mean-variance (mean of 3)";
+        let name = "terms=CA + mean-variance (mean of 3)";
         assert_eq!(shorten(name, LEGEND_CHARS), name);
         let long = "a label far too long for the legend column";
         assert_eq!(shorten(long, LEGEND_CHARS).chars().count(), LEGEND_CHARS);

@@ -18,6 +18,7 @@ mod format;
 mod layout;
 mod notes;
 mod rows;
+pub(crate) use rows::diverged_students;
 mod select;
 mod significance;
 

@@ -41,7 +41,7 @@ pub(super) fn build_row(
 /// How many students of a row diverged. An evaluate run repeats the verdict of the student it
 /// evaluated, so a row pooling five diverged students with their evaluations holds ten flagged
 /// runs: count the training runs when the row has any, else the flagged runs themselves.
-fn diverged_students(diverged: &[&&RunRecord]) -> usize {
+pub(crate) fn diverged_students(diverged: &[&RunRecord]) -> usize {
     let trained = [StageKind::Distill.as_str(), StageKind::Teacher.as_str()];
     match diverged
         .iter()
@@ -95,7 +95,10 @@ fn row_flags(in_row: &[&RunRecord]) -> Vec<Flag> {
             .join("\n");
         flags.push(Flag {
             kind: "diverged".into(),
-            text: format!("diverged ×{}", diverged_students(&diverged)),
+            text: format!(
+                "diverged ×{}",
+                diverged_students(&diverged.iter().map(|r| **r).collect::<Vec<_>>())
+            ),
             title,
         });
     }

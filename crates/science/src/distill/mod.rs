@@ -192,6 +192,16 @@ pub fn train_student(
             c.dir.display()
         ))?;
         metric(sink, ddmd_core::metrics::RESUMED_FROM, start, start as f64)?;
+        // A verdict the detector reached before the checkpoint is part of this run's history:
+        // state it again, or a resumed student would read as stable in `runs show`.
+        if let Some(at) = divergence.diverged_at {
+            let why = divergence.reason.clone().unwrap_or_default();
+            sink.status(
+                "diverged",
+                Some("stability"),
+                Some(&format!("iteration {at}: {why}")),
+            )?;
+        }
     }
 
     let b = p.batch;
