@@ -10,7 +10,6 @@
 
 use crate::model::{InvocationInfo, RunRecord, RunRecordExt};
 use ddmd_core::status::{InvocationStatus, RunStatus};
-use ddmd_core::StageKind;
 use serde::Serialize;
 
 /// The status badge of the header.
@@ -65,8 +64,7 @@ pub fn counts(runs: &[RunRecord], own_run: Option<i64>) -> Counts {
         .filter(|r| r.diverged.is_some())
         .collect();
     let diverged = crate::table::diverged_students(&flagged);
-    let trained = [StageKind::Distill.as_str(), StageKind::Teacher.as_str()];
-    let trained_flagged = flagged.iter().any(|r| trained.contains(&r.kind.as_str()));
+    let trained_flagged = flagged.iter().any(|r| crate::table::is_trained(r));
     let unfinished = of(&unfinished);
     let results = plural(total, "result", "results");
     let (headline, mut parts) = if total > 0 && cached == total {

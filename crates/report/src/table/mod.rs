@@ -18,7 +18,7 @@ mod format;
 mod layout;
 mod notes;
 mod rows;
-pub(crate) use rows::diverged_students;
+pub(crate) use rows::{diverged_students, is_trained};
 mod select;
 mod significance;
 

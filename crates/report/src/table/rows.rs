@@ -38,16 +38,16 @@ pub(super) fn build_row(
     }
 }
 
+/// Whether a run trained a model (its verdict is its own, not a copy of its upstream's).
+pub(crate) fn is_trained(r: &RunRecord) -> bool {
+    r.kind == StageKind::Distill.as_str() || r.kind == StageKind::Teacher.as_str()
+}
+
 /// How many students of a row diverged. An evaluate run repeats the verdict of the student it
 /// evaluated, so a row pooling five diverged students with their evaluations holds ten flagged
 /// runs: count the training runs when the row has any, else the flagged runs themselves.
 pub(crate) fn diverged_students(diverged: &[&RunRecord]) -> usize {
-    let trained = [StageKind::Distill.as_str(), StageKind::Teacher.as_str()];
-    match diverged
-        .iter()
-        .filter(|r| trained.contains(&r.kind.as_str()))
-        .count()
-    {
+    match diverged.iter().filter(|r| is_trained(r)).count() {
         0 => diverged.len(),
         n => n,
     }
