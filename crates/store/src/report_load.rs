@@ -342,55 +342,47 @@ impl ReadStore {
             }
         }
 
+        // Status notes of the runs shown and of the earlier attempts of resumed runs: an
+        // attempt's `diverged` verdict is its resumed run's history (kept where the run has
+        // none of its own).
+        let attempt_of: HashMap<i64, i64> = earlier
+            .iter()
+            .flat_map(|(run, e)| e.attempts.iter().map(move |a| (*a, *run)))
+            .collect();
+        let status_ids =
+            serde_json::to_string(&by_data.keys().chain(attempt_of.keys()).collect::<Vec<_>>())
+                .map_err(|source| StoreError::Json {
+                    what: "run ids",
+                    source,
+                })?;
         let statuses: Vec<StatusRow> = sqlx::query_as(
             "SELECT run_id, payload FROM events \
              WHERE type = 'status' AND run_id IN (SELECT value FROM json_each(?1)) \
              ORDER BY run_id, seq",
         )
-        .bind(&ids_json)
+        .bind(&status_ids)
         .fetch_all(&mut *conn)
         .await
         .ctx(|| format!("read the status events of invocation {invocation}"))?;
+        let mut inherited = Vec::new();
         for s in statuses {
             let Some(note) = StatusNote::parse(&s.payload) else {
                 continue;
             };
+            if let Some(&run) = attempt_of.get(&s.run_id) {
+                if note.is_diverged() {
+                    inherited.push((run, note));
+                }
+                continue;
+            }
             for &i in by_data.get(&s.run_id).into_iter().flatten() {
                 note.apply(&mut runs[i]);
             }
         }
-
-        // A resumed run's earlier attempts: their `diverged` verdicts are the run's history.
-        let attempt_of: HashMap<i64, i64> = earlier
-            .iter()
-            .flat_map(|(run, e)| e.attempts.iter().map(move |a| (*a, *run)))
-            .collect();
-        if !attempt_of.is_empty() {
-            let ids = serde_json::to_string(&attempt_of.keys().collect::<Vec<_>>()).map_err(
-                |source| StoreError::Json {
-                    what: "attempt ids",
-                    source,
-                },
-            )?;
-            let statuses: Vec<StatusRow> = sqlx::query_as(
-                "SELECT run_id, payload FROM events \
-                 WHERE type = 'status' AND run_id IN (SELECT value FROM json_each(?1)) \
-                 ORDER BY run_id, seq",
-            )
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await
-            .ctx(|| format!("read the status events of earlier attempts ({invocation})"))?;
-            for s in statuses {
-                let Some(note) = StatusNote::parse(&s.payload).filter(StatusNote::is_diverged)
-                else {
-                    continue;
-                };
-                let data_id = attempt_of[&s.run_id];
-                for &i in by_data.get(&data_id).into_iter().flatten() {
-                    if runs[i].diverged.is_none() {
-                        note.apply(&mut runs[i]);
-                    }
+        for (data_id, note) in inherited {
+            for &i in by_data.get(&data_id).into_iter().flatten() {
+                if runs[i].diverged.is_none() {
+                    note.apply(&mut runs[i]);
                 }
             }
         }

@@ -38,7 +38,6 @@ fn resumed_at(series: &Series) -> Option<i64> {
 }
 
 /// What the earlier attempts of a resumed run contribute to it.
-#[derive(Default)]
 pub(crate) struct Earlier {
     /// Points per key (never [`RESUMED_FROM`] itself).
     pub points: Series,

@@ -80,7 +80,11 @@ fn row_flags(in_row: &[&RunRecord]) -> Vec<Flag> {
             title,
         });
     }
-    let diverged: Vec<&&RunRecord> = in_row.iter().filter(|r| r.diverged.is_some()).collect();
+    let diverged: Vec<&RunRecord> = in_row
+        .iter()
+        .copied()
+        .filter(|r| r.diverged.is_some())
+        .collect();
     if !diverged.is_empty() {
         let title = diverged
             .iter()
@@ -95,10 +99,7 @@ fn row_flags(in_row: &[&RunRecord]) -> Vec<Flag> {
             .join("\n");
         flags.push(Flag {
             kind: "diverged".into(),
-            text: format!(
-                "diverged ×{}",
-                diverged_students(&diverged.iter().map(|r| **r).collect::<Vec<_>>())
-            ),
+            text: format!("diverged ×{}", diverged_students(&diverged)),
             title,
         });
     }
