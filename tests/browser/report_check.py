@@ -8,7 +8,9 @@ Chromium through chromedriver and Selenium), and fails with the step that broke.
 - every link that stays inside the report's folder opens a page of the report; links that
   leave it (into the home, relative) are counted, never absolute `file://` paths;
 - the first ablation table sorts by a metric column both ways on a click of its head, the
-  data row staying first, and by its row label.
+  data row staying first, and by its row label;
+- in a window narrower than the tables, a table scrolls in its own box and the page does not
+  scroll sideways.
 
 Prints one JSON line: what it saw.
 """
@@ -110,6 +112,18 @@ def main():
         heads[0].click()
         check_sorted(column(driver, table, 0), False, "sort by the row label", False)
         seen["sorted_up"], seen["sorted_down"] = up, down
+
+        # A narrow window: the widest table scrolls in its own box, the page does not.
+        driver.set_window_size(640, 1000)
+        widths = driver.execute_script(
+            "const d = document.documentElement;"
+            "return {page: d.scrollWidth, window: d.clientWidth,"
+            " table: Math.max(0, ...Array.from(document.querySelectorAll('table')).map(t => t.scrollWidth))};")
+        if widths["table"] <= widths["window"]:
+            fail("narrow window", f"no table is wider than the window, nothing to check: {widths}")
+        if widths["page"] > widths["window"]:
+            fail("narrow window", f"the page scrolls sideways: {widths}")
+        seen["narrow"] = widths
         logs = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         if logs:
             fail("console", logs)

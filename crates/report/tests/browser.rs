@@ -292,7 +292,9 @@ fn a_copied_report_keeps_its_links_images_and_sorts() {
     let data = load_invocation(&fx.db.path, fx.invocation).expect("load");
     let params = serde_json::json!({
         "title": "travels",
-        "tables": [{"title": "Prompt following", "rows": "terms", "columns": ["fid@4", "dpg@4"]}],
+        // Five metric columns: wider than the narrow window report_check.py opens last.
+        "tables": [{"title": "Prompt following", "rows": "terms",
+                    "columns": ["fid@1", "fid@4", "dpg@4", "stability", "hps@4"]}],
         "plots": [{"kind": "bar", "metric": "fid@4", "x": "terms"},
                   {"kind": "scatter", "x": "fid@1", "y": "fid@4", "series": "terms"}]
     });
